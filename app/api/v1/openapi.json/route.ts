@@ -1,0 +1,6 @@
+import { openApiDocument } from "../_lib/openapi";
+
+/** The API's description. Public: it says what the API accepts, nothing about any realm's contents. */
+export function GET(): Response {
+  return Response.json(openApiDocument(), { headers: { "cache-control": "public, max-age=300" } });
+}

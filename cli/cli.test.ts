@@ -1,0 +1,100 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const bin = new URL("../bin/loopstacks.mjs", import.meta.url).pathname;
+const root = mkdtempSync(join(tmpdir(), "loopstacks-cli-"));
+/** Each scenario gets its own data directory: the demo is seeded only into an empty database. */
+let dataDir = join(root, "default");
+
+async function loopstacks(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOOPSTACKS_DATA_DIR: dataDir, NODE_ENV: "test" },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+// Each command boots its own embedded database: give the suite room on a loaded machine.
+describe("loopstacks CLI", { timeout: 120_000 }, () => {
+  it("describes every command", async () => {
+    const help = await loopstacks("--help");
+    expect(help.code).toBe(0);
+    for (const command of ["apply", "audit", "export", "keys", "migrate", "realm", "run", "start", "verify"]) expect(help.stdout).toContain(command);
+    const runHelp = await loopstacks("run", "--help");
+    expect(runHelp.stdout).toContain("--as <username>");
+  });
+
+  it("migrates, then applies a loops file idempotently and reports what changed", async () => {
+    dataDir = join(root, "apply");
+    expect((await loopstacks("migrate")).stdout).toContain("Migrations applied to pglite");
+    const file = join(dataDir, "loops.yaml");
+    const loop = (prompt: string) => `loops:\n  - id: cli-echo\n    type: llm\n    realm: demo\n    llm:\n      model: claude-sonnet-4-6\n      systemPrompt: ${prompt}\n`;
+    writeFileSync(file, loop("Answer briefly."));
+    const first = await loopstacks("apply", "-f", file);
+    expect(first.stdout).toMatch(/created\s+cli-echo \(llm, realm demo, revision 1, prompt v1 active\)/);
+    const again = await loopstacks("apply", "-f", file);
+    expect(again.stdout).toMatch(/unchanged cli-echo/);
+    expect(again.stdout).toContain("0 changed, 1 unchanged");
+    writeFileSync(file, loop("Answer in one word."));
+    expect((await loopstacks("apply", "-f", file)).stdout).toMatch(/updated\s+cli-echo \(llm, realm demo, revision 2, prompt v2 active\)/);
+  });
+
+  it("refuses an invalid loops file with every problem and exit code 2", async () => {
+    const file = join(dataDir, "bad.yaml");
+    writeFileSync(file, "loops:\n  - id: Bad\n    type: llm\n    realm: demo\n    llm: { tools: [{ name: t, loopRef: nowhere }] }\n");
+    const result = await loopstacks("apply", "-f", file);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("[0].id");
+    expect(result.stderr).toContain("[0].llm.model");
+  });
+
+  it("runs a loop as a directory user and prints the output and the tree", async () => {
+    dataDir = join(root, "demo");
+    const result = await loopstacks("run", "demo-triage", "--input", '{"request":"chest pain"}', "--as", "alice");
+    expect(result.stdout).toMatch(/^run [0-9a-f-]{36} succeeded/m);
+    expect(result.stdout).toContain("[scripted model]");
+    expect(result.stdout).toMatch(/^demo-triage \[llm r1\] succeeded prompt v1/m);
+    expect(result.stdout).toMatch(/├─ demo-case-lookup \[llm r1\] succeeded/);
+    expect(result.stdout).toMatch(/demo-echo \[mcp r1\] succeeded/);
+    expect(result.stderr).toContain("scripted model");
+  });
+
+  it("exits 4 for a caller without the right role, 2 for malformed input, 3 for an unknown loop", async () => {
+    dataDir = join(root, "demo");
+    const denied = await loopstacks("run", "demo-case-lookup", "--input", '{"query":"x"}', "--as", "vic");
+    expect(denied.code).toBe(4);
+    expect(denied.stdout).toContain("denied");
+    const malformed = await loopstacks("run", "demo-case-lookup", "--input", "{not json", "--as", "alice");
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain("--input is not valid JSON");
+    const invalid = await loopstacks("run", "demo-case-lookup", "--input", '{"query":5}', "--as", "alice");
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain("query: must be string");
+    const unknown = await loopstacks("run", "no-such-loop", "--as", "alice");
+    expect(unknown.code).toBe(3);
+  });
+
+  it("rotates signing keys and keeps the retired ones listed", async () => {
+    dataDir = join(root, "keys");
+    const first = await loopstacks("keys", "rotate");
+    const second = await loopstacks("keys", "rotate");
+    const firstId = /^active\s+([0-9a-f]{64})$/m.exec(first.stdout)?.[1];
+    expect(firstId).toBeDefined();
+    expect(second.stdout).toContain(`retired ${firstId}`);
+    const list = await loopstacks("keys", "list");
+    expect(list.stdout.trim().split("\n")).toHaveLength(2);
+    expect(list.stdout).toMatch(new RegExp(`${firstId}\\s+created \\S+\\s+retired`));
+  });
+});

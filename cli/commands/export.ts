@@ -1,0 +1,83 @@
+import { createWriteStream, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Command } from "commander";
+import { AppError } from "../../lib/errors";
+import { exportBundle, type ExportBundleInput } from "../../lib/export/export-bundle";
+import { resolveActor } from "../../lib/services/actor";
+import { identityFor, withInstance } from "../context";
+
+interface ExportOptions {
+  run?: string;
+  realm?: string;
+  from?: string;
+  to?: string;
+  as: string;
+  output?: string;
+}
+
+/** The version recorded in every manifest: the one in the package this CLI belongs to. */
+export function softwareVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+  return typeof pkg.version === "string" ? pkg.version : "unknown";
+}
+
+function parseTime(value: string | undefined, flag: string): Date {
+  const date = value === undefined ? new Date(Number.NaN) : new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    throw new AppError("invalid_request", `${flag} must be an ISO-8601 time, e.g. 2026-01-31T00:00:00Z`, { issues: [{ path: flag, message: "must be an ISO-8601 time" }] });
+  }
+  return date;
+}
+
+function exportInput(options: ExportOptions): ExportBundleInput {
+  if (options.run && options.realm) throw new AppError("invalid_request", "Pass either --run or --realm, not both");
+  if (options.run) {
+    if (options.from || options.to) throw new AppError("invalid_request", "--from and --to apply to --realm exports only");
+    return { kind: "run", runId: options.run };
+  }
+  if (options.realm) {
+    return { kind: "realm", realmId: options.realm, from: parseTime(options.from, "--from"), to: parseTime(options.to, "--to") };
+  }
+  throw new AppError("invalid_request", "Pass --run <id>, or --realm <id> with --from and --to");
+}
+
+export function register(program: Command): void {
+  program
+    .command("export")
+    .description("Export a signed compliance bundle (.tar.gz) of one run, or of a realm's runs in a time range")
+    .option("--run <id>", "the run to export")
+    .option("--realm <id>", "the realm whose runs to export")
+    .option("--from <iso>", "with --realm: runs created at or after this time")
+    .option("--to <iso>", "with --realm: runs created before this time")
+    .requiredOption("--as <username>", "export as this directory user (needs the auditor or admin role in the realm)")
+    .option("-o, --output <file>", "where to write the archive, or - for standard output (default: ./<bundle>.tar.gz)")
+    .action(async (options: ExportOptions) => {
+      const input = exportInput(options);
+      await withInstance(
+        async (instance) => {
+          const actor = await resolveActor(instance.database.db, await identityFor(instance, options.as));
+          const bundle = await exportBundle(
+            { db: instance.database.db, instanceSecret: instance.instanceSecret, softwareVersion: softwareVersion() },
+            actor,
+            input,
+          );
+          const toStdout = options.output === "-";
+          const path = toStdout ? null : resolve(options.output ?? bundle.fileName);
+          try {
+            await pipeline(bundle.archive(), toStdout ? process.stdout : createWriteStream(path!, { flags: "wx", mode: 0o600 }), { end: !toStdout });
+          } finally {
+            await bundle.dispose();
+          }
+          const { manifest } = bundle;
+          const chain = manifest.auditChain ? `audit events ${manifest.auditChain.firstSeq}–${manifest.auditChain.lastSeq}` : "no audit events";
+          // Standard output may be the archive itself; the summary goes to standard error.
+          const log = toStdout ? console.error : console.log;
+          log(`${path ?? "(standard output)"}: ${manifest.runs} runs, ${manifest.frames} frames, ${chain}`);
+          log(`signed by key ${manifest.signingKeyId}; manifest sha256 ${bundle.manifestSha256}`);
+          log(`check it with: loopstacks verify ${path ?? "<file>"}`);
+        },
+        { seedDemo: false, recoverInterruptedRuns: false },
+      );
+    });
+}

@@ -1,0 +1,142 @@
+import { asc, gt, sql } from "drizzle-orm";
+import { canonicalJson, sha256Hex } from "../../lib/canonical-json";
+import type { Db } from "../client";
+import { auditEvents } from "../schema";
+
+export const AUDIT_GENESIS_HASH = "0".repeat(64);
+/** Serialises appends across every process sharing the database. */
+const AUDIT_LOCK_KEY = 727_270_001;
+
+export interface AuditEventInput {
+  action: string;
+  outcome?: "ok" | "denied" | "failed";
+  actor: { subject: string; source?: string; kind?: string; [key: string]: unknown };
+  realmId?: string | null;
+  targetType?: string | null;
+  targetId?: string | null;
+  data?: Record<string, unknown>;
+  at?: Date;
+}
+
+export interface AuditEvent {
+  seq: number;
+  id: string;
+  at: string;
+  action: string;
+  outcome: string;
+  actor: Record<string, unknown>;
+  realmId: string | null;
+  targetType: string | null;
+  targetId: string | null;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** The exact bytes an event's hash covers; the verifier in every compliance bundle repeats this. */
+export function auditHashInput(event: Omit<AuditEvent, "hash" | "id">): string {
+  return canonicalJson({
+    seq: event.seq,
+    at: event.at,
+    action: event.action,
+    outcome: event.outcome,
+    actor: event.actor,
+    realmId: event.realmId,
+    targetType: event.targetType,
+    targetId: event.targetId,
+    data: event.data,
+    prevHash: event.prevHash,
+  });
+}
+
+export function computeAuditHash(event: Omit<AuditEvent, "hash" | "id">): string {
+  return sha256Hex(auditHashInput(event));
+}
+
+/** Appends one event to the hash chain. Append-only: nothing in the product updates or deletes events. */
+export async function appendAuditEvent(db: Db, input: AuditEventInput): Promise<AuditEvent> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
+    const [head] = await tx
+      .select({ seq: auditEvents.seq, hash: auditEvents.hash })
+      .from(auditEvents)
+      .orderBy(sql`${auditEvents.seq} desc`)
+      .limit(1);
+    const at = new Date(Math.floor((input.at ?? new Date()).getTime()));
+    const base = {
+      seq: (head?.seq ?? 0) + 1,
+      at: at.toISOString(),
+      action: input.action,
+      outcome: input.outcome ?? "ok",
+      actor: JSON.parse(JSON.stringify(input.actor)) as Record<string, unknown>,
+      realmId: input.realmId ?? null,
+      targetType: input.targetType ?? null,
+      targetId: input.targetId ?? null,
+      data: JSON.parse(JSON.stringify(input.data ?? {})) as Record<string, unknown>,
+      prevHash: head?.hash ?? AUDIT_GENESIS_HASH,
+    };
+    const hash = computeAuditHash(base);
+    const [row] = await tx
+      .insert(auditEvents)
+      .values({ ...base, at, hash })
+      .returning({ id: auditEvents.id });
+    return { ...base, id: row!.id, hash };
+  });
+}
+
+export function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEvent {
+  return {
+    seq: row.seq,
+    id: row.id,
+    at: row.at.toISOString(),
+    action: row.action,
+    outcome: row.outcome,
+    actor: row.actor,
+    realmId: row.realmId,
+    targetType: row.targetType,
+    targetId: row.targetId,
+    data: row.data,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+export interface AuditChainVerification {
+  ok: boolean;
+  count: number;
+  head: string;
+  /** The first event whose link or hash does not hold. */
+  firstBroken?: { seq: number; reason: string };
+}
+
+/** Walks the whole chain in pages, recomputing every hash and link. */
+export async function verifyAuditChain(db: Db, options: { pageSize?: number } = {}): Promise<AuditChainVerification> {
+  const pageSize = options.pageSize ?? 1000;
+  let prevHash = AUDIT_GENESIS_HASH;
+  let expectedSeq = 1;
+  let count = 0;
+  for (;;) {
+    const rows = await db
+      .select()
+      .from(auditEvents)
+      .where(gt(auditEvents.seq, expectedSeq - 1))
+      .orderBy(asc(auditEvents.seq))
+      .limit(pageSize);
+    for (const row of rows) {
+      const event = toAuditEvent(row);
+      if (event.seq !== expectedSeq) {
+        return { ok: false, count, head: prevHash, firstBroken: { seq: expectedSeq, reason: `event ${expectedSeq} is missing (next is ${event.seq})` } };
+      }
+      if (event.prevHash !== prevHash) {
+        return { ok: false, count, head: prevHash, firstBroken: { seq: event.seq, reason: `prev_hash does not match the hash of event ${event.seq - 1}` } };
+      }
+      if (computeAuditHash(event) !== event.hash) {
+        return { ok: false, count, head: prevHash, firstBroken: { seq: event.seq, reason: `hash does not match the event's contents` } };
+      }
+      prevHash = event.hash;
+      expectedSeq++;
+      count++;
+    }
+    if (rows.length < pageSize) return { ok: true, count, head: prevHash };
+  }
+}

@@ -1,0 +1,121 @@
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import type { Role } from "../../lib/runtime/types";
+import type { Db } from "../client";
+import { realmMappings, realms } from "../schema";
+
+const DN_SPECIAL = new Set([",", "+", '"', "\\", "<", ">", ";", "=", "#"]);
+
+/**
+ * DNs compare case-insensitively; spaces around separators are not significant; an escaped
+ * character means the same written as `\,` or as its hex pair `\2C` (servers return either).
+ * RDNs split only on unescaped commas.
+ */
+export function normalizeDn(dn: string): string {
+  const rdns: string[] = [];
+  let current = "";
+  for (let i = 0; i < dn.length; i++) {
+    const c = dn[i]!;
+    if (c === "\\" && i + 1 < dn.length) {
+      if (/^[0-9a-fA-F]{2}$/.test(dn.slice(i + 1, i + 3))) {
+        // A run of hex pairs is UTF-8 bytes: `\C3\A9` is one character.
+        const bytes: number[] = [];
+        while (dn[i] === "\\" && /^[0-9a-fA-F]{2}$/.test(dn.slice(i + 1, i + 3))) {
+          bytes.push(Number.parseInt(dn.slice(i + 1, i + 3), 16));
+          i += 3;
+        }
+        i -= 1;
+        for (const decoded of Buffer.from(bytes).toString("utf8")) current += DN_SPECIAL.has(decoded) ? `\\${decoded}` : decoded;
+      } else {
+        current += `\\${dn[i + 1]}`;
+        i += 1;
+      }
+    } else if (c === ",") {
+      rdns.push(current);
+      current = "";
+    } else {
+      current += c;
+    }
+  }
+  rdns.push(current);
+  return rdns
+    .map((rdn) => {
+      const eq = rdn.indexOf("=");
+      return eq < 0 ? rdn.trim() : `${rdn.slice(0, eq).trim()}=${rdn.slice(eq + 1).trim()}`;
+    })
+    .join(",")
+    .toLowerCase();
+}
+
+export async function ensureRealm(db: Db, realm: { id: string; name?: string; description?: string }): Promise<void> {
+  await db
+    .insert(realms)
+    .values({ id: realm.id, name: realm.name ?? realm.id, description: realm.description ?? "" })
+    .onConflictDoNothing();
+}
+
+export async function listRealms(db: Db) {
+  return db.select().from(realms).orderBy(asc(realms.id));
+}
+
+function prepareRealmRoles(db: Db) {
+  return db
+    .select({ groupDn: realmMappings.groupDn, role: realmMappings.role })
+    .from(realmMappings)
+    .where(and(eq(realmMappings.realmId, sql.placeholder("realmId")), sql`${realmMappings.groupDn} = any(${sql.placeholder("groups")}::text[])`))
+    .prepare("loopstacks_realm_roles_v1");
+}
+const preparedRealmRoles = new WeakMap<Db, ReturnType<typeof prepareRealmRoles>>();
+
+/** Read before every frame is dispatched, so it is prepared once per database handle. */
+export async function getRealmRoles(db: Db, realmId: string, groupDns: readonly string[]): Promise<{ groupDn: string; role: Role }[]> {
+  if (groupDns.length === 0) return [];
+  let query = preparedRealmRoles.get(db);
+  if (!query) {
+    query = prepareRealmRoles(db);
+    preparedRealmRoles.set(db, query);
+  }
+  const rows = await query.execute({ realmId, groups: groupDns.map(normalizeDn) });
+  return rows as { groupDn: string; role: Role }[];
+}
+
+/** Every (realm, role) a set of groups holds; used to compute a caller's realm scope. */
+export async function getRolesForGroups(db: Db, groupDns: readonly string[]): Promise<{ realmId: string; groupDn: string; role: Role }[]> {
+  if (groupDns.length === 0) return [];
+  const rows = await db
+    .select({ realmId: realmMappings.realmId, groupDn: realmMappings.groupDn, role: realmMappings.role })
+    .from(realmMappings)
+    .where(inArray(realmMappings.groupDn, groupDns.map(normalizeDn)));
+  return rows as { realmId: string; groupDn: string; role: Role }[];
+}
+
+export async function addRealmMapping(db: Db, params: { realmId: string; groupDn: string; role: Role; createdBy: string }): Promise<boolean> {
+  await ensureRealm(db, { id: params.realmId });
+  const inserted = await db
+    .insert(realmMappings)
+    .values({ realmId: params.realmId, groupDn: normalizeDn(params.groupDn), role: params.role, createdBy: params.createdBy })
+    .onConflictDoNothing()
+    .returning({ id: realmMappings.id });
+  return inserted.length > 0;
+}
+
+export async function removeRealmMapping(db: Db, params: { realmId: string; groupDn: string; role: Role }): Promise<boolean> {
+  const deleted = await db
+    .delete(realmMappings)
+    .where(
+      and(
+        eq(realmMappings.realmId, params.realmId),
+        eq(realmMappings.groupDn, normalizeDn(params.groupDn)),
+        eq(realmMappings.role, params.role),
+      ),
+    )
+    .returning({ id: realmMappings.id });
+  return deleted.length > 0;
+}
+
+export async function listRealmMappings(db: Db, realmId?: string) {
+  return db
+    .select()
+    .from(realmMappings)
+    .where(realmId ? eq(realmMappings.realmId, realmId) : undefined)
+    .orderBy(asc(realmMappings.realmId), asc(realmMappings.groupDn));
+}

@@ -1,0 +1,543 @@
+import { createHash } from "node:crypto";
+import { and, asc, desc, eq, getTableColumns, gte, lt, lte, sql } from "drizzle-orm";
+import type {
+  FrameRow,
+  ToolCallRow,
+  FramePatch,
+  NewFrame,
+  NewRun,
+  NewToolCall,
+  RunPatch,
+  SavedTurn,
+  ToolCallPatch,
+} from "../../lib/runtime/store";
+import { buildTraceTree } from "../../lib/runtime/trace";
+import type {
+  Attempt,
+  AuthorizationDecision,
+  FrameError,
+  FrameStatus,
+  Identity,
+  TraceFrame,
+  TraceToolCall,
+} from "../../lib/runtime/types";
+import type { Db } from "../client";
+import { conversationTurns, frames, runs, toolCalls } from "../schema";
+import { realmCondition, type RealmScope } from "./scope";
+
+export async function insertRun(db: Db, run: NewRun): Promise<void> {
+  await db.insert(runs).values({
+    id: run.id,
+    realmId: run.realmId,
+    loopId: run.loopId,
+    loopRevision: run.loopRevision,
+    status: run.status,
+    input: run.input ?? null,
+    identity: run.identity as unknown as Record<string, unknown>,
+    caller: run.identity.subject,
+    createdAt: run.createdAt,
+    startedAt: run.createdAt,
+    deadlineAt: run.deadlineAt,
+  });
+}
+
+export async function updateRun(db: Db, runId: string, patch: RunPatch): Promise<void> {
+  await db
+    .update(runs)
+    .set({
+      status: patch.status,
+      ...(patch.output !== undefined ? { output: patch.output } : {}),
+      ...(patch.error !== undefined ? { error: patch.error as Record<string, unknown> | null } : {}),
+      ...(patch.endedAt ? { endedAt: patch.endedAt } : {}),
+      ...(patch.frameCount !== undefined ? { frameCount: patch.frameCount } : {}),
+      ...(patch.inputTokens !== undefined ? { inputTokens: patch.inputTokens } : {}),
+      ...(patch.outputTokens !== undefined ? { outputTokens: patch.outputTokens } : {}),
+    })
+    .where(eq(runs.id, runId));
+}
+
+/**
+ * Names a prepared statement after its text: node-postgres refuses a name that a connection
+ * already prepared with different SQL (a pool kept across a dev-server reload, say).
+ */
+function prepareNamed<Q extends { toSQL(): { sql: string }; prepare(name: string): unknown }>(name: string, query: Q): ReturnType<Q["prepare"]> {
+  const digest = createHash("sha256").update(query.toSQL().sql).digest("hex").slice(0, 12);
+  return query.prepare(`loopstacks_${name}_${digest}`) as ReturnType<Q["prepare"]>;
+}
+
+/**
+ * The writes every frame makes, prepared once per database handle: building a Drizzle query
+ * costs more CPU than PGlite needs to run one of these small statements, and PostgreSQL skips
+ * parsing and planning them. Values are serialised here rather than by the column encoders,
+ * which would store a null as the JSON value `null` instead of SQL NULL.
+ */
+function prepareFrameWrites(db: Db) {
+  const value = (name: string) => sql`${sql.placeholder(name)}`;
+  const json = (name: string) => sql`${sql.placeholder(name)}::jsonb`;
+  const time = (name: string) => sql`${sql.placeholder(name)}::timestamptz`;
+  return {
+    insertFrame: prepareNamed(
+      "insert_frame",
+      db.insert(frames).values({
+        id: value("id"),
+        runId: value("runId"),
+        parentFrameId: value("parentFrameId"),
+        parentToolCallId: value("parentToolCallId"),
+        depth: value("depth"),
+        seq: value("seq"),
+        realmId: value("realmId"),
+        loopId: value("loopId"),
+        loopRevision: value("loopRevision"),
+        loopType: value("loopType"),
+        promptVersion: value("promptVersion"),
+        promptChoice: json("promptChoice"),
+        status: value("status"),
+        input: json("input"),
+        error: json("error"),
+        model: value("model"),
+        identity: json("identity"),
+        authorization: json("authorization"),
+        createdAt: time("createdAt"),
+        startedAt: time("startedAt"),
+        endedAt: time("endedAt"),
+      }),
+    ),
+    finishFrame: prepareNamed(
+      "finish_frame",
+      db
+        .update(frames)
+        .set({
+          status: value("status"),
+          output: json("output"),
+          error: json("error"),
+          attempts: json("attempts"),
+          inputTokens: value("inputTokens"),
+          outputTokens: value("outputTokens"),
+          turns: value("turns"),
+          endedAt: time("endedAt"),
+          durationMs: value("durationMs"),
+        })
+        .where(eq(frames.id, value("frameId"))),
+    ),
+    insertToolCall: prepareNamed(
+      "insert_tool_call",
+      db.insert(toolCalls).values({
+        frameId: value("frameId"),
+        id: value("id"),
+        runId: value("runId"),
+        turn: value("turn"),
+        position: value("position"),
+        name: value("name"),
+        kind: value("kind"),
+        input: json("input"),
+        childFrameId: value("childFrameId"),
+        startedAt: time("startedAt"),
+      }),
+    ),
+    finishToolCall: prepareNamed(
+      "finish_tool_call",
+      db
+        .update(toolCalls)
+        .set({ output: json("output"), isError: value("isError"), endedAt: time("endedAt"), durationMs: value("durationMs") })
+        .where(and(eq(toolCalls.frameId, value("frameId")), eq(toolCalls.id, value("id")))),
+    ),
+    saveTurn: prepareNamed(
+      "save_turn",
+      db
+        .insert(conversationTurns)
+        .values({
+          frameId: value("frameId"),
+          turn: value("turn"),
+          messages: json("messages"),
+          stopReason: value("stopReason"),
+          inputTokens: value("inputTokens"),
+          outputTokens: value("outputTokens"),
+          createdAt: time("createdAt"),
+        })
+        .onConflictDoUpdate({
+          target: [conversationTurns.frameId, conversationTurns.turn],
+          set: { messages: json("messages"), stopReason: value("stopReason"), inputTokens: value("inputTokens"), outputTokens: value("outputTokens") },
+        }),
+    ),
+  };
+}
+
+type FrameWrites = ReturnType<typeof prepareFrameWrites>;
+const preparedFrameWrites = new WeakMap<Db, FrameWrites>();
+
+function frameWrites(db: Db): FrameWrites {
+  let writes = preparedFrameWrites.get(db);
+  if (!writes) {
+    writes = prepareFrameWrites(db);
+    preparedFrameWrites.set(db, writes);
+  }
+  return writes;
+}
+
+function jsonParam(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+function timeParam(value: Date | null | undefined): string | null {
+  return value ? value.toISOString() : null;
+}
+
+export async function insertFrame(db: Db, frame: NewFrame): Promise<void> {
+  await frameWrites(db).insertFrame.execute({
+    id: frame.id,
+    runId: frame.runId,
+    parentFrameId: frame.parentFrameId,
+    parentToolCallId: frame.parentToolCallId,
+    depth: frame.depth,
+    seq: frame.seq,
+    realmId: frame.realmId,
+    loopId: frame.loopId,
+    loopRevision: frame.loopRevision,
+    loopType: frame.loopType,
+    promptVersion: frame.promptVersion,
+    promptChoice: jsonParam(frame.promptChoice),
+    status: frame.status,
+    input: jsonParam(frame.input),
+    error: jsonParam(frame.error),
+    model: frame.model,
+    identity: jsonParam(frame.identity),
+    authorization: jsonParam(frame.authorization),
+    createdAt: timeParam(frame.createdAt),
+    startedAt: timeParam(frame.startedAt),
+    endedAt: timeParam(frame.endedAt),
+  });
+}
+
+/** The patch the executor writes when a frame ends: every column set. */
+function isFinalFramePatch(patch: FramePatch): patch is Required<FramePatch> {
+  return (
+    patch.output !== undefined &&
+    patch.error !== undefined &&
+    patch.attempts !== undefined &&
+    patch.inputTokens !== undefined &&
+    patch.outputTokens !== undefined &&
+    patch.turns !== undefined &&
+    patch.endedAt !== undefined &&
+    patch.durationMs !== undefined
+  );
+}
+
+export async function updateFrame(db: Db, frameId: string, patch: FramePatch): Promise<void> {
+  if (isFinalFramePatch(patch)) {
+    await frameWrites(db).finishFrame.execute({
+      frameId,
+      status: patch.status,
+      output: jsonParam(patch.output),
+      error: jsonParam(patch.error),
+      attempts: jsonParam(patch.attempts),
+      inputTokens: patch.inputTokens,
+      outputTokens: patch.outputTokens,
+      turns: patch.turns,
+      endedAt: timeParam(patch.endedAt),
+      durationMs: patch.durationMs,
+    });
+    return;
+  }
+  // A partial patch leaves the columns it does not name as they are.
+  await db
+    .update(frames)
+    .set({
+      status: patch.status,
+      ...(patch.output !== undefined ? { output: patch.output } : {}),
+      ...(patch.error !== undefined ? { error: patch.error as Record<string, unknown> | null } : {}),
+      ...(patch.attempts ? { attempts: patch.attempts as unknown as Record<string, unknown>[] } : {}),
+      ...(patch.inputTokens !== undefined ? { inputTokens: patch.inputTokens } : {}),
+      ...(patch.outputTokens !== undefined ? { outputTokens: patch.outputTokens } : {}),
+      ...(patch.turns !== undefined ? { turns: patch.turns } : {}),
+      ...(patch.endedAt ? { endedAt: patch.endedAt } : {}),
+      ...(patch.durationMs !== undefined ? { durationMs: patch.durationMs } : {}),
+    })
+    .where(eq(frames.id, frameId));
+}
+
+export async function insertToolCall(db: Db, call: NewToolCall): Promise<void> {
+  await frameWrites(db).insertToolCall.execute({
+    frameId: call.frameId,
+    id: call.id,
+    runId: call.runId,
+    turn: call.turn,
+    position: call.position,
+    name: call.name,
+    kind: call.kind,
+    input: jsonParam(call.input),
+    childFrameId: call.childFrameId,
+    startedAt: timeParam(call.startedAt),
+  });
+}
+
+export async function updateToolCall(db: Db, frameId: string, id: string, patch: ToolCallPatch): Promise<void> {
+  await frameWrites(db).finishToolCall.execute({
+    frameId,
+    id,
+    output: jsonParam(patch.output),
+    isError: patch.isError,
+    endedAt: timeParam(patch.endedAt),
+    durationMs: patch.durationMs,
+  });
+}
+
+export async function insertConversationTurn(db: Db, frameId: string, turn: SavedTurn, createdAt: Date): Promise<void> {
+  await frameWrites(db).saveTurn.execute({
+    frameId,
+    turn: turn.turn,
+    messages: jsonParam(turn.messages),
+    stopReason: turn.stopReason,
+    inputTokens: turn.inputTokens,
+    outputTokens: turn.outputTokens,
+    createdAt: timeParam(createdAt),
+  });
+}
+
+export async function listConversationTurns(db: Db, frameId: string): Promise<SavedTurn[]> {
+  const rows = await db
+    .select({
+      turn: conversationTurns.turn,
+      messages: conversationTurns.messages,
+      stopReason: conversationTurns.stopReason,
+      inputTokens: conversationTurns.inputTokens,
+      outputTokens: conversationTurns.outputTokens,
+    })
+    .from(conversationTurns)
+    .where(eq(conversationTurns.frameId, frameId))
+    .orderBy(asc(conversationTurns.turn));
+  return rows;
+}
+
+type ToolCallJson = {
+  id: string;
+  turn: number;
+  name: string;
+  kind: string;
+  input: unknown;
+  output: unknown;
+  is_error: boolean;
+  child_frame_id: string | null;
+  started_at: string;
+  ended_at: string | null;
+  duration_ms: number | null;
+};
+
+/** json_agg renders timestamps in the session's format; normalise them to ISO-8601 UTC. */
+function iso(value: string | null): string | null {
+  return value === null ? null : new Date(value).toISOString();
+}
+
+function toTraceFrame(row: typeof frames.$inferSelect & { toolCalls: ToolCallJson[] }): TraceFrame {
+  const choice = row.promptChoice as { reason?: string; rolloutId?: string } | null;
+  return {
+    id: row.id,
+    runId: row.runId,
+    parentFrameId: row.parentFrameId,
+    parentToolCallId: row.parentToolCallId,
+    depth: row.depth,
+    loop: { id: row.loopId, revision: row.loopRevision, type: row.loopType as TraceFrame["loop"]["type"], realm: row.realmId },
+    prompt:
+      row.promptVersion === null
+        ? null
+        : { version: row.promptVersion, reason: choice?.reason ?? "active", ...(choice?.rolloutId ? { rolloutId: choice.rolloutId } : {}) },
+    status: row.status as FrameStatus,
+    attempts: row.attempts as unknown as Attempt[],
+    input: row.input,
+    output: row.output,
+    error: row.error as FrameError | null,
+    model: row.model,
+    usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens },
+    turns: row.turns,
+    toolCalls: row.toolCalls.map(
+      (c): TraceToolCall => ({
+        id: c.id,
+        turn: c.turn,
+        name: c.name,
+        kind: c.kind as TraceToolCall["kind"],
+        input: c.input,
+        output: c.output,
+        isError: c.is_error,
+        childFrameId: c.child_frame_id,
+        startedAt: iso(c.started_at)!,
+        endedAt: iso(c.ended_at),
+        durationMs: c.duration_ms,
+      }),
+    ),
+    identity: row.identity as unknown as Identity,
+    authorization: row.authorization as unknown as AuthorizationDecision,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    endedAt: row.endedAt?.toISOString() ?? null,
+    durationMs: row.durationMs,
+    children: [],
+  };
+}
+
+/** Every frame of a run with its tool calls, in one query, in creation order. */
+export async function listRunFrames(db: Db, params: { runId: string; scope: RealmScope }): Promise<TraceFrame[]> {
+  const rows = await db
+    .select({
+      ...getTableColumns(frames),
+      toolCalls: sql<ToolCallJson[]>`coalesce((
+        select json_agg(json_build_object(
+          'id', tc.id, 'turn', tc.turn, 'name', tc.name, 'kind', tc.kind, 'input', tc.input,
+          'output', tc.output, 'is_error', tc.is_error, 'child_frame_id', tc.child_frame_id,
+          'started_at', tc.started_at, 'ended_at', tc.ended_at, 'duration_ms', tc.duration_ms
+        ) order by tc.turn, tc.position)
+        from ${toolCalls} tc where tc.frame_id = "frames"."id"
+      ), '[]'::json)`,
+    })
+    .from(frames)
+    .where(and(eq(frames.runId, params.runId), realmCondition(frames.realmId, params.scope)))
+    .orderBy(asc(frames.seq));
+  return rows.map(toTraceFrame);
+}
+
+/** The Loop Stack Tree of a run, or null when the run does not exist in the caller's realms. */
+export async function getRunTree(db: Db, params: { runId: string; scope: RealmScope }): Promise<TraceFrame | null> {
+  return buildTraceTree(await listRunFrames(db, params));
+}
+
+export type RunSummary = Omit<typeof runs.$inferSelect, "input" | "output"> & { durationMs: number | null };
+
+export async function getRun(db: Db, params: { runId: string; scope: RealmScope }) {
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.id, params.runId), realmCondition(runs.realmId, params.scope)))
+    .limit(1);
+  return row ?? null;
+}
+
+export interface ListRunsParams {
+  scope: RealmScope;
+  loopId?: string;
+  status?: string;
+  realm?: string;
+  caller?: string;
+  from?: Date;
+  to?: Date;
+  limit?: number;
+  /** Keyset pagination: the createdAt/id of the last row of the previous page. */
+  before?: { createdAt: Date; id: string };
+}
+
+export async function listRuns(db: Db, params: ListRunsParams): Promise<RunSummary[]> {
+  const { input: _input, output: _output, ...columns } = getTableColumns(runs);
+  const conditions = [realmCondition(runs.realmId, params.scope)];
+  if (params.loopId) conditions.push(eq(runs.loopId, params.loopId));
+  if (params.status) conditions.push(eq(runs.status, params.status));
+  if (params.realm) conditions.push(eq(runs.realmId, params.realm));
+  if (params.caller) conditions.push(eq(runs.caller, params.caller));
+  if (params.from) conditions.push(gte(runs.createdAt, params.from));
+  if (params.to) conditions.push(lte(runs.createdAt, params.to));
+  if (params.before) {
+    conditions.push(
+      sql`(${runs.createdAt}, ${runs.id}) < (${params.before.createdAt.toISOString()}::timestamptz, ${params.before.id}::uuid)`,
+    );
+  }
+  const rows = await db
+    .select({
+      ...columns,
+      durationMs: sql<number | null>`(extract(epoch from (${runs.endedAt} - ${runs.startedAt})) * 1000)::float8`,
+    })
+    .from(runs)
+    .where(and(...conditions))
+    .orderBy(desc(runs.createdAt), desc(runs.id))
+    .limit(Math.min(params.limit ?? 50, 500));
+  return rows;
+}
+
+/** Runs that a crashed process left running past a cutoff; used on start-up to mark them. */
+export async function listStaleRuns(db: Db, olderThan: Date) {
+  return db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(and(eq(runs.status, "running"), lt(runs.createdAt, olderThan)));
+}
+
+/**
+ * JSON for `jsonb_to_recordset`: a missing key reads as SQL NULL, so a row's null columns are
+ * left out. Values inside payloads are kept exactly, nulls included.
+ */
+function recordsetJson(rows: Record<string, unknown>[]): string {
+  return JSON.stringify(rows.map((row) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null && value !== undefined))));
+}
+
+/**
+ * Writes many frames and tool calls in two statements, whatever their number: each row is the
+ * latest state of a frame or call, inserted or updated in place. The whole batch travels as
+ * one JSON parameter, so the cost per frame is a few microseconds of SQL, not a round trip.
+ */
+export async function upsertTraceBatch(db: Db, batch: { frames: FrameRow[]; toolCalls: ToolCallRow[] }): Promise<void> {
+  if (batch.frames.length > 0) {
+    const rows = batch.frames.map((f) => ({
+      id: f.id,
+      run_id: f.runId,
+      parent_frame_id: f.parentFrameId,
+      parent_tool_call_id: f.parentToolCallId,
+      depth: f.depth,
+      seq: f.seq,
+      realm_id: f.realmId,
+      loop_id: f.loopId,
+      loop_revision: f.loopRevision,
+      loop_type: f.loopType,
+      prompt_version: f.promptVersion,
+      prompt_choice: f.promptChoice,
+      status: f.status,
+      attempts: f.attempts ?? [],
+      input: f.input,
+      output: f.output,
+      error: f.error,
+      model: f.model,
+      input_tokens: f.inputTokens ?? 0,
+      output_tokens: f.outputTokens ?? 0,
+      turns: f.turns ?? 0,
+      identity: f.identity,
+      authorization: f.authorization,
+      created_at: f.createdAt,
+      started_at: f.startedAt,
+      ended_at: f.endedAt,
+      duration_ms: f.durationMs,
+    }));
+    await db.execute(sql`
+      insert into frames (id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
+        prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
+        "authorization", created_at, started_at, ended_at, duration_ms)
+      select id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
+        prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
+        "authorization", created_at, started_at, ended_at, duration_ms
+      from jsonb_to_recordset(${recordsetJson(rows)}::jsonb) as x(id uuid, run_id uuid, parent_frame_id uuid, parent_tool_call_id text,
+        depth int, seq int, realm_id text, loop_id text, loop_revision int, loop_type text, prompt_version int, prompt_choice jsonb,
+        status text, attempts jsonb, input jsonb, output jsonb, error jsonb, model text, input_tokens int, output_tokens int, turns int,
+        identity jsonb, "authorization" jsonb, created_at timestamptz, started_at timestamptz, ended_at timestamptz, duration_ms float8)
+      on conflict (id) do update set status = excluded.status, attempts = excluded.attempts, output = excluded.output,
+        error = excluded.error, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, turns = excluded.turns,
+        started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms`);
+  }
+  if (batch.toolCalls.length > 0) {
+    const rows = batch.toolCalls.map((c) => ({
+      frame_id: c.frameId,
+      id: c.id,
+      run_id: c.runId,
+      turn: c.turn,
+      position: c.position,
+      name: c.name,
+      kind: c.kind,
+      input: c.input,
+      output: c.output,
+      is_error: c.isError ?? false,
+      child_frame_id: c.childFrameId,
+      started_at: c.startedAt,
+      ended_at: c.endedAt,
+      duration_ms: c.durationMs,
+    }));
+    await db.execute(sql`
+      insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
+      select frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms
+      from jsonb_to_recordset(${recordsetJson(rows)}::jsonb) as x(frame_id uuid, id text, run_id uuid, turn int, position int, name text,
+        kind text, input jsonb, output jsonb, is_error boolean, child_frame_id uuid, started_at timestamptz, ended_at timestamptz, duration_ms float8)
+      on conflict (frame_id, id) do update set output = excluded.output, is_error = excluded.is_error, ended_at = excluded.ended_at,
+        duration_ms = excluded.duration_ms`);
+  }
+}

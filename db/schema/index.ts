@@ -1,0 +1,4 @@
+export * from "./governance";
+export * from "./loops";
+export * from "./prompts";
+export * from "./runs";

@@ -1,0 +1,57 @@
+import type { RuntimeStore } from "../lib/runtime/store";
+import type { Db } from "./client";
+import { appendAuditEvent } from "./queries/audit";
+import {
+  existingLoopIds,
+  getActivePromptVersion,
+  getLoop,
+  getLoopRevision,
+  listLoopRevisions,
+  listLoops,
+  saveLoopRevision,
+} from "./queries/loops";
+import { resolvePromptForFrame } from "./queries/prompts";
+import { getRealmRoles } from "./queries/realms";
+import {
+  getRunTree,
+  insertConversationTurn,
+  insertFrame,
+  insertRun,
+  insertToolCall,
+  listConversationTurns,
+  updateFrame,
+  updateRun,
+  updateToolCall,
+  upsertTraceBatch,
+} from "./queries/runs";
+
+/** The runtime's store on PostgreSQL or PGlite. The runtime authorizes; its reads are unscoped. */
+export function createDbStore(db: Db): RuntimeStore {
+  return {
+    getLoop: (id) => getLoop(db, { loopId: id, scope: "all" }),
+    getRevision: (loopId, revision) => getLoopRevision(db, loopId, revision),
+    existingLoopIds: (ids) => existingLoopIds(db, ids),
+    listLoops: (filter) => listLoops(db, { scope: filter.realms ?? "all", ...(filter.type ? { type: filter.type } : {}) }),
+    listRevisions: (loopId) => listLoopRevisions(db, { loopId, scope: "all" }),
+    saveRevision: (params) => saveLoopRevision(db, params),
+    getActivePrompt: (loopId) => getActivePromptVersion(db, loopId),
+    resolvePrompt: (loopId, context) => resolvePromptForFrame(db, loopId, context),
+    getRealmRoles: (realmId, groups) => getRealmRoles(db, realmId, groups),
+    createRun: (run) => insertRun(db, run),
+    finishRun: (runId, patch) => updateRun(db, runId, patch),
+    insertFrame: (frame) => insertFrame(db, frame),
+    updateFrame: (frameId, patch) => updateFrame(db, frameId, patch),
+    insertToolCall: (call) => insertToolCall(db, call),
+    finishToolCall: (frameId, id, patch) => updateToolCall(db, frameId, id, patch),
+    saveTurn: (frameId, turn, createdAt) => insertConversationTurn(db, frameId, turn, createdAt),
+    writeTraceBatch: (batch) => upsertTraceBatch(db, batch),
+    loadTurns: (frameId) => listConversationTurns(db, frameId),
+    getTrace: (runId) => getRunTree(db, { runId, scope: "all" }),
+    appendAudit: async (event) => {
+      await appendAuditEvent(db, {
+        ...event,
+        actor: { subject: event.actor.subject, ...(event.actor.kind ? { kind: event.actor.kind } : {}), ...(event.actor.source ? { source: event.actor.source } : {}) },
+      });
+    },
+  };
+}

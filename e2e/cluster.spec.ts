@@ -1,0 +1,14 @@
+import { expect, test } from "@playwright/test";
+import { signIn } from "./fixtures";
+
+test("the cluster page shows workers, the queue and dead letters, and health reports the queue", async ({ page, request }) => {
+  await signIn(page, "alice");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Cluster" }).click();
+  await expect(page.getByRole("heading", { name: "Cluster" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Workers" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Dead letters" })).toBeVisible();
+  await expect(page.getByText("runs execute in the console's own process")).toBeVisible();
+  const health = await request.get("/api/health");
+  expect(health.ok()).toBe(true);
+  expect(await health.json()).toMatchObject({ status: "ok", database: "pglite", queue: { workers: { live: 0 } } });
+});

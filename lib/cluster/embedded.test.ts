@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getQueueHealth, listWorkers } from "../../db/queries/cluster";
+import { createAnthropicModelClient } from "../runtime/anthropic-model-client";
+import { createMcpClientFactory } from "../runtime/mcp/client-factory";
+import { walkTrace } from "../runtime/trace";
+import type { Identity } from "../runtime/types";
+import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
+import { createClusterExecutor, type ClusterExecutor } from "./executor";
+import { startWorker, type ClusterWorker } from "./worker";
+
+/** The same engine, in one process, on PGlite: what embedded mode would run. */
+describe("cluster engine in-process on PGlite", () => {
+  let rt: TestRuntime;
+  let worker: ClusterWorker;
+  let executor: ClusterExecutor;
+  let operator: Identity;
+
+  beforeAll(async () => {
+    rt = await createTestRuntime("pglite");
+    operator = await rt.grant("clinic", "operator", "pat");
+    await rt.registry.registerMany([
+      { id: "leaf", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
+      { id: "hang", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
+      { id: "root", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "ask", loopRef: "leaf" }, { name: "wait", loopRef: "hang" }] } },
+      { id: "guarded", type: "llm", realm: "vault", llm: { model: "claude-test" } },
+      { id: "asks-vault", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "vault", loopRef: "guarded" }] } },
+    ]);
+    rt.model.setScript("root", (req, { turn }) => {
+      const wait = (req.messages[0]?.content as string).includes("wait");
+      if (turn > 0) return { text: "root done" };
+      return { toolUses: wait ? [{ name: "wait", input: {} }, { name: "ask", input: {} }] : [{ name: "ask", input: { q: 1 } }, { name: "ask", input: { q: 2 } }] };
+    });
+    rt.model.setScript("leaf", () => ({ text: "leaf answer" }));
+    rt.model.setScript("hang", () => ({ hang: true }));
+    rt.model.setScript("asks-vault", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "vault", input: {} }] } : { text: "no access" }));
+    worker = await startWorker({ handle: rt.database, model: createAnthropicModelClient({ apiKey: "test", baseURL: rt.model.url }), mcp: createMcpClientFactory(), concurrency: 4, heartbeatMs: 500 });
+    executor = await createClusterExecutor({ handle: rt.database, store: rt.store, pollMs: 200 });
+  });
+
+  afterAll(async () => {
+    await executor?.close();
+    await worker?.stop({ graceMs: 1_000 });
+    await rt?.closeAll();
+  });
+
+  it("runs a tree with the trace the in-process executor would record", async () => {
+    const result = await executor.run("root", { task: "go" }, { identity: operator });
+    expect(result.status).toBe("succeeded");
+    expect(result.output).toBe("root done");
+    const frames = [...walkTrace(result.trace)];
+    expect(frames.map((f) => f.loop.id).sort()).toEqual(["leaf", "leaf", "root"]);
+    expect(result.trace.toolCalls.map((c) => c.childFrameId).sort()).toEqual(result.trace.children.map((c) => c.id).sort());
+    expect(frames.every((f) => f.status === "succeeded" && f.authorization.allowed && f.prompt?.version === 1)).toBe(true);
+    expect(result.trace.turns).toBe(2);
+    expect((await listWorkers(rt.database.db, { scope: "all" }))[0]).toMatchObject({ isLive: true });
+    expect(await getQueueHealth(rt.database.db)).toMatchObject({ isInstalled: true, status: "ok", workers: { live: 1 } });
+  });
+
+  it("authorizes every child with the caller's identity: a denied child is an error result, not an escalation", async () => {
+    const result = await executor.run("asks-vault", {}, { identity: operator });
+    expect(result.status).toBe("succeeded");
+    const [child] = result.trace.children;
+    expect(child).toMatchObject({ status: "denied", error: { code: "denied" }, authorization: { allowed: false, realm: "vault" } });
+    expect(result.trace.toolCalls[0]).toMatchObject({ isError: true, childFrameId: child!.id });
+  });
+
+  it("ends a run at its deadline: the run and its frames fail with run_timeout", async () => {
+    const started = Date.now();
+    const result = await executor.run("root", "wait", { identity: operator, timeoutMs: 700 });
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatchObject({ code: "run_timeout" });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const frames = [...walkTrace(result.trace)];
+    expect(frames.find((f) => f.loop.id === "hang")).toMatchObject({ status: "failed", error: { code: "run_timeout" } });
+    expect(frames.every((f) => f.status !== "running" && f.status !== "queued")).toBe(true);
+  });
+
+  it("cancels a run whose child hangs", async () => {
+    const { runId, done } = await executor.start("root", "wait", { identity: operator });
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await rt.database.pglite!.query<{ n: number }>(`select count(*)::int as n from frames where run_id = $1 and loop_id = 'hang' and status = 'running'`, [runId]);
+      if (rows[0]!.n === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    executor.cancel(runId, "stop");
+    const result = await done;
+    expect(result.status).toBe("cancelled");
+    expect([...walkTrace(result.trace)].every((f) => f.status === "cancelled" || f.loop.id === "leaf")).toBe(true);
+    await executor.drain();
+  });
+});

@@ -1,0 +1,142 @@
+import { createHash } from "node:crypto";
+import type { PGlite, Transaction } from "@electric-sql/pglite";
+import type pg from "pg";
+import type { Db as BossDb } from "pg-boss";
+import type { DatabaseHandle } from "../../db/client";
+import { InfrastructureError } from "./errors";
+
+/** One statement at a time, on a pool or inside a transaction. */
+export interface SqlExecutor {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * The engine's access to PostgreSQL (or PGlite): plain SQL, because each step packs its state
+ * change, the jobs it enqueues and the completion of its own job into one transaction.
+ */
+export interface SqlDatabase extends SqlExecutor {
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+}
+
+export interface PoolDatabaseOptions {
+  /**
+   * Commit without waiting for the WAL flush. A PostgreSQL crash can then lose the last
+   * fraction of a second of committed transactions — each one whole, never half — which for
+   * the steps of a run means they are executed again, exactly as after a worker crash.
+   */
+  isCommitAsync?: boolean;
+}
+
+/**
+ * Statements with parameters are prepared once per connection and reused: the engine sends the
+ * same few statements for every step, and parsing and planning them each time was a large
+ * share of the database's work.
+ */
+const statementNames = new Map<string, string>();
+export function prepared(text: string, params: unknown[] | undefined): string | pg.QueryConfig {
+  if (!params || params.length === 0) return text;
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `loopstacks_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: params };
+}
+
+export function poolDatabase(pool: pg.Pool, options: PoolDatabaseOptions = {}): SqlDatabase {
+  const begin = options.isCommitAsync ? "begin; set local synchronous_commit to off" : "begin";
+  return {
+    async query<R>(text: string, params?: unknown[]) {
+      try {
+        const result = await pool.query(prepared(text, params));
+        return { rows: result.rows as R[] };
+      } catch (error) {
+        throw new InfrastructureError(error);
+      }
+    },
+    async transaction(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw new InfrastructureError(error);
+      }
+      let broken: Error | undefined;
+      const run = async (text: string, params?: unknown[]) => {
+        try {
+          return await client.query(prepared(text, params));
+        } catch (error) {
+          throw new InfrastructureError(error);
+        }
+      };
+      try {
+        await run(begin);
+        const tx: SqlExecutor = {
+          async query<R>(text: string, params?: unknown[]) {
+            const result = await run(text, params);
+            return { rows: result.rows as R[] };
+          },
+        };
+        const value = await fn(tx);
+        await run("commit");
+        return value;
+      } catch (error) {
+        try {
+          await client.query("rollback");
+        } catch (rollbackError) {
+          // The connection is gone or unusable: the pool must not hand it out again.
+          broken = rollbackError as Error;
+        }
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+}
+
+export function pgliteDatabase(pglite: PGlite): SqlDatabase {
+  const wrap = (target: PGlite | Transaction): SqlExecutor => ({
+    async query<R>(text: string, params?: unknown[]) {
+      try {
+        const result = await target.query<R>(text, params);
+        return { rows: result.rows };
+      } catch (error) {
+        throw new InfrastructureError(error);
+      }
+    },
+  });
+  const root = wrap(pglite);
+  return {
+    query: root.query,
+    transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
+  };
+}
+
+/**
+ * A pooled connection that breaks while checked out (its backend terminated, the network gone)
+ * emits `error` with no listener left to hear it, which would end the process. Every connection
+ * the pool opens from now on gets one; the failed query itself still reports the failure.
+ */
+export function guardPoolConnections(pool: pg.Pool, log: (message: string) => void = () => {}): void {
+  const guarded = pool as pg.Pool & { loopstacksGuarded?: boolean };
+  if (guarded.loopstacksGuarded) return;
+  guarded.loopstacksGuarded = true;
+  pool.on("connect", (client) => client.on("error", (error) => log(`database connection lost: ${error.message}`)));
+}
+
+export function handleDatabase(handle: DatabaseHandle, options: PoolDatabaseOptions = {}): SqlDatabase {
+  if (handle.pool) return poolDatabase(handle.pool, options);
+  if (handle.pglite) return pgliteDatabase(handle.pglite);
+  throw new Error(`The ${handle.kind} database handle exposes neither a pool nor a PGlite instance`);
+}
+
+/** Lets pg-boss write its jobs inside one of our transactions, so they commit or roll back together. */
+export function bossDb(tx: SqlExecutor): BossDb {
+  return { executeSql: (text, values) => tx.query(text, values) };
+}
+
+/** jsonb parameters: SQL NULL for null and undefined, as the ORM stores them. */
+export function json(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}

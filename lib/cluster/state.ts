@@ -1,0 +1,554 @@
+import type { PgBoss } from "pg-boss";
+import type { Attempt, AuthorizationDecision, FrameError, FrameStatus, Identity } from "../runtime/types";
+import { enqueueSteps, frameStepJob, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, type StepJobInsert } from "./queue";
+import { json, type SqlDatabase, type SqlExecutor } from "./sql";
+
+/**
+ * The run state the cluster keeps in the same tables as the in-process executor, so a trace
+ * reads the same whichever engine ran it. Every write that ends something is guarded by the
+ * status it expects, which makes a replayed step a no-op instead of a second outcome.
+ */
+
+const LIVE = `('queued','running')`;
+
+export interface FrameState {
+  id: string;
+  runId: string;
+  parentFrameId: string | null;
+  parentToolCallId: string | null;
+  depth: number;
+  realmId: string;
+  loopId: string;
+  loopRevision: number;
+  loopType: string;
+  promptVersion: number | null;
+  promptChoice: Record<string, unknown> | null;
+  status: FrameStatus;
+  input: unknown;
+  model: string | null;
+  startedAt: Date | null;
+  turns: number;
+  run: { status: FrameStatus; identity: Identity; deadlineAt: Date | null };
+  /** Set by `claimFrame`: this worker now holds the lease of the (running) frame. */
+  isClaimed?: boolean;
+  /** Set by `claimFrame` for a running LLM frame: its saved turns and the tool calls of the last one. */
+  conversation?: SavedConversation;
+}
+
+interface FrameRow {
+  id: string;
+  run_id: string;
+  parent_frame_id: string | null;
+  parent_tool_call_id: string | null;
+  depth: number;
+  realm_id: string;
+  loop_id: string;
+  loop_revision: number;
+  loop_type: string;
+  prompt_version: number | null;
+  prompt_choice: Record<string, unknown> | null;
+  status: FrameStatus;
+  input: unknown;
+  model: string | null;
+  started_at: Date | string | null;
+  turns: number;
+  run_status: FrameStatus;
+  run_identity: Identity;
+  run_deadline_at: Date | string | null;
+}
+
+const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
+
+const FRAME_COLUMNS = `f.id, f.run_id, f.parent_frame_id, f.parent_tool_call_id, f.depth, f.realm_id, f.loop_id, f.loop_revision,
+  f.loop_type, f.prompt_version, f.prompt_choice, f.status, f.input, f.model, f.started_at, f.turns,
+  r.status as run_status, r.identity as run_identity, r.deadline_at as run_deadline_at`;
+
+function toFrameState(row: FrameRow): FrameState {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    parentFrameId: row.parent_frame_id,
+    parentToolCallId: row.parent_tool_call_id,
+    depth: row.depth,
+    realmId: row.realm_id,
+    loopId: row.loop_id,
+    loopRevision: row.loop_revision,
+    loopType: row.loop_type,
+    promptVersion: row.prompt_version,
+    promptChoice: row.prompt_choice,
+    status: row.status,
+    input: row.input,
+    model: row.model,
+    startedAt: date(row.started_at),
+    turns: row.turns,
+    run: { status: row.run_status, identity: row.run_identity, deadlineAt: date(row.run_deadline_at) },
+  };
+}
+
+export async function loadFrame(db: SqlExecutor, frameId: string): Promise<FrameState | null> {
+  const { rows } = await db.query<FrameRow>(`select ${FRAME_COLUMNS} from frames f join runs r on r.id = f.run_id where f.id = $1`, [frameId]);
+  return rows[0] ? toFrameState(rows[0]) : null;
+}
+
+/**
+ * Loads a frame for a step, in one round trip. A running frame is also claimed — its lease names
+ * this worker, which is what the console shows as current work — and, for an LLM frame, comes
+ * with its saved conversation; a queued one takes its lease when it is admitted.
+ */
+export async function claimFrame(db: SqlExecutor, frameId: string, owner: string, expiresAt: Date): Promise<FrameState | null> {
+  const { rows } = await db.query<FrameRow & { claimed: number; conversation: { turns: SavedConversation["turns"]; calls: RawToolCall[] } | null }>(
+    `with c as (
+       update frames set lease_owner = $2, lease_expires_at = $3 where id = $1 and status = 'running' returning id
+     )
+     select ${FRAME_COLUMNS}, (select count(*) from c)::int as claimed,
+            case when f.status = 'running' and f.loop_type = 'llm' then json_build_object('turns', ${TURNS_JSON}, 'calls', ${CALLS_JSON}) end as conversation
+       from frames f join runs r on r.id = f.run_id where f.id = $1`,
+    [frameId, owner, expiresAt],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    ...toFrameState(row),
+    isClaimed: row.claimed > 0,
+    ...(row.conversation ? { conversation: { turns: row.conversation.turns, lastCalls: row.conversation.calls.map(toSavedToolCall) } } : {}),
+  };
+}
+
+export function isLive(status: string): boolean {
+  return status === "queued" || status === "running";
+}
+
+export interface Admission {
+  authorization: AuthorizationDecision;
+  promptVersion: number | null;
+  promptChoice: Record<string, unknown> | null;
+  model: string | null;
+  startedAt: Date;
+  leaseOwner: string;
+  leaseExpiresAt: Date;
+}
+
+/** queued → running, with the authorization and prompt the frame runs under; false if it was not queued. */
+export async function admitFrame(db: SqlExecutor, frame: FrameState, admission: Admission): Promise<boolean> {
+  const { rows } = await db.query<{ admitted: number }>(
+    `with f as (
+       update frames set status = 'running', started_at = $2, "authorization" = $3::jsonb, prompt_version = $4,
+              prompt_choice = $5::jsonb, model = $6, lease_owner = $7, lease_expires_at = $8
+        where id = $1 and status = 'queued' returning run_id, depth
+     ), r as (
+       update runs set status = 'running' where id = (select run_id from f where depth = 0) and status = 'queued'
+     )
+     select count(*)::int as admitted from f`,
+    [frame.id, admission.startedAt, json(admission.authorization), admission.promptVersion, json(admission.promptChoice), admission.model, admission.leaseOwner, admission.leaseExpiresAt],
+  );
+  return (rows[0]?.admitted ?? 0) > 0;
+}
+
+export async function renewLeases(db: SqlExecutor, frameIds: string[], owner: string, expiresAt: Date): Promise<void> {
+  if (frameIds.length === 0) return;
+  await db.query(`update frames set lease_expires_at = $3 where id = any($1::uuid[]) and lease_owner = $2`, [frameIds, owner, expiresAt]);
+}
+
+export interface TurnUsage {
+  inputTokens: number;
+  outputTokens: number;
+  attempts: Attempt[];
+  turns?: number;
+}
+
+export interface FrameOutcome {
+  status: FrameStatus;
+  output: unknown;
+  error: FrameError | null;
+  endedAt: Date;
+  /** Set when the frame ends before dispatch (denied, or refused by a check). */
+  authorization?: AuthorizationDecision;
+}
+
+export interface FinishContext {
+  boss: PgBoss;
+  /** Wake other workers with a NOTIFY; a worker that can take the work itself wakes only itself. */
+  notify?: boolean;
+  /** Carried to the parent's resumption job. */
+  promptOverride?: { loopId: string; version: number } | undefined;
+}
+
+export interface FinalTurn {
+  turn: number;
+  messages: unknown[];
+  stopReason: string;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * Ends a frame (saving its final turn, if any), then either answers its parent's tool call —
+ * resuming the parent when it was the last open one of that turn — or, for a root frame, ends
+ * the run. Returns false when the frame had already ended (a cancellation, or an earlier
+ * attempt of this step).
+ */
+export async function finishFrame(tx: SqlExecutor, frame: FrameState, outcome: FrameOutcome, usage: TurnUsage, ctx: FinishContext, finalTurn?: FinalTurn): Promise<boolean> {
+  const succeeded = outcome.status === "succeeded";
+  const childError = outcome.error ?? { code: outcome.status, message: `Child loop ${frame.loopId} ${outcome.status}` };
+  // One statement saves the final turn, ends the frame, answers the parent's tool call and locks
+  // the parent row; what is still open is counted in the next one (see resumeIfLast).
+  const { rows } = await tx.query<{ ended: number; turn: number | null; saved: number; parent_status: string | null; parent_loop: string | null; parent_realm: string | null }>(
+    `with t as (
+       insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
+       select $1, $13::int, $14::jsonb, $15, $16, $17, $5 where $13::int is not null
+       on conflict do nothing returning turn
+     ), f as (
+       update frames set status = $2, output = $3::jsonb, error = $4::jsonb, ended_at = $5,
+              duration_ms = extract(epoch from ($5::timestamptz - coalesce(started_at, $5::timestamptz))) * 1000,
+              "authorization" = coalesce($6::jsonb, "authorization"),
+              input_tokens = input_tokens + $7, output_tokens = output_tokens + $8, attempts = attempts || $9::jsonb,
+              turns = greatest(turns, $10), lease_owner = null, lease_expires_at = null
+        where id = $1 and status in ${LIVE} returning parent_frame_id, parent_tool_call_id
+     ), tc as (
+       update tool_calls set output = $11::jsonb, is_error = $12, ended_at = $5,
+              duration_ms = extract(epoch from ($5::timestamptz - started_at)) * 1000
+        where frame_id = (select parent_frame_id from f) and id = (select parent_tool_call_id from f) and ended_at is null
+        returning turn
+     ), p as (
+       select status, loop_id, realm_id from frames where id = (select parent_frame_id from f) and exists (select 1 from tc) for update
+     )
+     select (select count(*) from f)::int as ended, (select turn from tc) as turn, (select count(*) from t)::int as saved,
+            (select status from p) as parent_status, (select loop_id from p) as parent_loop, (select realm_id from p) as parent_realm`,
+    [
+      frame.id,
+      outcome.status,
+      json(outcome.output),
+      json(outcome.error),
+      outcome.endedAt,
+      json(outcome.authorization ?? null),
+      usage.inputTokens,
+      usage.outputTokens,
+      JSON.stringify(usage.attempts),
+      usage.turns ?? 0,
+      json(succeeded ? outcome.output : { error: childError }),
+      !succeeded,
+      finalTurn?.turn ?? null,
+      finalTurn ? JSON.stringify(finalTurn.messages) : null,
+      finalTurn?.stopReason ?? null,
+      finalTurn?.inputTokens ?? 0,
+      finalTurn?.outputTokens ?? 0,
+    ],
+  );
+  const row = rows[0];
+  if (finalTurn && row?.saved === 0) throw new TurnConflictError(frame.id, finalTurn.turn);
+  if (!row || row.ended === 0) return false;
+  if (frame.parentFrameId) {
+    if (row.turn !== null && row.parent_status === "running") {
+      await resumeIfLast(tx, { id: frame.parentFrameId, loopId: row.parent_loop!, realmId: row.parent_realm! }, row.turn, frame.runId, ctx);
+    }
+  } else {
+    await endRun(tx, frame.runId, outcome);
+  }
+  return true;
+}
+
+/**
+ * Answers one tool call of an LLM frame (an MCP tool the model called), resuming the frame
+ * when it was the last open call of its turn.
+ */
+export async function settleToolCall(
+  tx: SqlExecutor,
+  call: { frameId: string; toolUseId: string; runId: string; output: unknown; isError: boolean; endedAt: Date },
+  ctx: FinishContext,
+): Promise<void> {
+  const { rows } = await tx.query<{ turn: number }>(
+    `update tool_calls set output = $3::jsonb, is_error = $4, ended_at = $5,
+            duration_ms = extract(epoch from ($5::timestamptz - started_at)) * 1000
+      where frame_id = $1 and id = $2 and ended_at is null returning turn`,
+    [call.frameId, call.toolUseId, json(call.output), call.isError, call.endedAt],
+  );
+  const turn = rows[0]?.turn;
+  if (turn === undefined) return;
+  const parent = await tx.query<{ status: string; loop_id: string; realm_id: string }>(`select status, loop_id, realm_id from frames where id = $1 for update`, [call.frameId]);
+  const row = parent.rows[0];
+  if (row?.status === "running") await resumeIfLast(tx, { id: call.frameId, loopId: row.loop_id, realmId: row.realm_id }, turn, call.runId, ctx);
+}
+
+/**
+ * With the parent row locked, counts what is still open in a statement of its own, so that it
+ * sees every answer committed before the lock was granted: two calls answered at once then see
+ * each other's answers, and exactly one of them enqueues the parent's next turn.
+ */
+async function resumeIfLast(tx: SqlExecutor, parent: { id: string; loopId: string; realmId: string }, turn: number, runId: string, ctx: FinishContext): Promise<void> {
+  const open = await tx.query<{ open: number }>(`select count(*)::int as open from tool_calls where frame_id = $1 and turn = $2 and ended_at is null`, [parent.id, turn]);
+  if ((open.rows[0]?.open ?? 1) > 0) return;
+  await enqueueSteps(ctx.boss, tx, [frameStepJob(runId, parent.id, { afterTurn: turn, promptOverride: ctx.promptOverride, group: { id: parent.loopId, tier: parent.realmId } })], { notify: ctx.notify ?? false });
+}
+
+async function endRun(tx: SqlExecutor, runId: string, outcome: FrameOutcome): Promise<void> {
+  await tx.query(
+    `update runs set status = $2, output = $3::jsonb, error = $4::jsonb, ended_at = $5,
+            input_tokens = (select coalesce(sum(input_tokens), 0) from frames where run_id = $1),
+            output_tokens = (select coalesce(sum(output_tokens), 0) from frames where run_id = $1)
+      where id = $1 and status in ${LIVE}`,
+    [runId, outcome.status, json(outcome.output), json(outcome.error), outcome.endedAt],
+  );
+  await tx.query(`select pg_notify($1, $2)`, [RUN_ENDED_CHANNEL, runId]);
+}
+
+export interface PlannedToolCall {
+  id: string;
+  position: number;
+  name: string;
+  kind: "loop" | "mcp" | "unknown";
+  input: unknown;
+  childFrameId: string | null;
+  /** Set for calls answered at once (an unknown tool, a missing loop): they need no work. */
+  immediate?: { output: unknown; isError: boolean };
+}
+
+export interface PlannedChild {
+  id: string;
+  toolUseId: string;
+  realmId: string;
+  loopId: string;
+  loopRevision: number;
+  loopType: string;
+  input: unknown;
+}
+
+export interface TurnPlan {
+  frame: FrameState;
+  turn: number;
+  /** The assistant message that asked for the tools; the tool results join it when all are in. */
+  assistant: unknown;
+  stopReason: string;
+  /** The tokens of this turn's model request. */
+  turnTokens: { inputTokens: number; outputTokens: number };
+  /** Everything the step spent since the frame's last saved turn, added to the frame. */
+  usage: TurnUsage;
+  calls: PlannedToolCall[];
+  children: PlannedChild[];
+  jobs: StepJobInsert[];
+  at: Date;
+}
+
+/**
+ * Saves a turn that asked for tools, with its tool calls and child frames, in one statement,
+ * and enqueues the work. Children and jobs have derived ids, so a replay inserts nothing new.
+ * Returns how many calls are still open, or null when the run has already ended.
+ */
+export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan, options: { notify?: boolean } = {}): Promise<number | null> {
+  const { frame, turn } = plan;
+  const at = plan.at.toISOString();
+  const calls = plan.calls.map((c) => ({
+    id: c.id,
+    position: c.position,
+    name: c.name,
+    kind: c.kind,
+    input: c.input ?? null,
+    output: c.immediate ? (c.immediate.output ?? null) : null,
+    is_error: c.immediate?.isError ?? false,
+    child_frame_id: c.childFrameId,
+    ended_at: c.immediate ? at : null,
+    duration_ms: c.immediate ? 0 : null,
+  }));
+  const pending: AuthorizationDecision = {
+    allowed: false,
+    action: "invoke",
+    realm: "",
+    role: null,
+    via: null,
+    reason: "not checked yet: the frame is queued and is authorized when a worker starts it",
+    checkedAt: at,
+  };
+  const children = plan.children.map((c, i) => ({
+    id: c.id,
+    i,
+    parent_tool_call_id: c.toolUseId,
+    realm_id: c.realmId,
+    loop_id: c.loopId,
+    loop_revision: c.loopRevision,
+    loop_type: c.loopType,
+    input: c.input ?? null,
+    authorization: { ...pending, realm: c.realmId },
+  }));
+  const { rows } = await tx.query<{ saved: number; counted: number }>(
+    `with r as (
+       update runs set frame_count = frame_count + $3 where id = $2 and status in ${LIVE} returning frame_count
+     ), t as (
+       insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
+       select $1, $4, $5::jsonb, $6, $7, $8, $9 where exists (select 1 from r)
+       on conflict do nothing returning turn
+     ), c as (
+       insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
+       select $1, x.id, $2, $4, x.position, x.name, x.kind, x.input, x.output, x.is_error, x.child_frame_id, $9, x.ended_at, x.duration_ms
+         from jsonb_to_recordset($10::jsonb) as x(id text, position int, name text, kind text, input jsonb, output jsonb, is_error boolean,
+              child_frame_id uuid, ended_at timestamptz, duration_ms real)
+        where exists (select 1 from t)
+       on conflict do nothing
+     ), ch as (
+       insert into frames (id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
+                           status, input, identity, "authorization", created_at)
+       select x.id, $2, $1, x.parent_tool_call_id, $11, (select frame_count from r) - $3 + x.i, x.realm_id, x.loop_id, x.loop_revision,
+              x.loop_type, 'queued', x.input, $12::jsonb, x."authorization", $9
+         from jsonb_to_recordset($13::jsonb) as x(id uuid, i int, parent_tool_call_id text, realm_id text, loop_id text, loop_revision int,
+              loop_type text, input jsonb, "authorization" jsonb)
+        where exists (select 1 from t)
+       on conflict do nothing
+     ), u as (
+       update frames set input_tokens = input_tokens + $14, output_tokens = output_tokens + $15, attempts = attempts || $16::jsonb,
+              turns = greatest(turns, $4), lease_owner = null, lease_expires_at = null
+        where id = $1 and exists (select 1 from t)
+     )
+     select (select count(*) from t)::int as saved, (select count(*) from r)::int as counted`,
+    [
+      frame.id,
+      frame.runId,
+      plan.children.length,
+      turn,
+      JSON.stringify([plan.assistant]),
+      plan.stopReason,
+      plan.turnTokens.inputTokens,
+      plan.turnTokens.outputTokens,
+      plan.at,
+      JSON.stringify(calls),
+      frame.depth + 1,
+      JSON.stringify(frame.run.identity),
+      JSON.stringify(children),
+      plan.usage.inputTokens,
+      plan.usage.outputTokens,
+      JSON.stringify(plan.usage.attempts),
+    ],
+  );
+  const row = rows[0];
+  if (!row || row.counted === 0) return null;
+  if (row.saved === 0) throw new TurnConflictError(frame.id, turn);
+  await enqueueSteps(boss, tx, plan.jobs, options);
+  return plan.calls.filter((c) => !c.immediate).length;
+}
+
+/** Another attempt of the same step saved this turn first; this attempt's answer is dropped. */
+export class TurnConflictError extends Error {
+  constructor(frameId: string, turn: number) {
+    super(`Turn ${turn} of frame ${frameId} was already saved by another attempt`);
+    this.name = "TurnConflictError";
+  }
+}
+
+export interface SavedToolCall {
+  id: string;
+  position: number;
+  name: string;
+  kind: string;
+  output: unknown;
+  isError: boolean;
+  endedAt: Date | null;
+  childFrameId: string | null;
+}
+
+export interface SavedConversation {
+  turns: { turn: number; messages: unknown[]; stopReason: string | null }[];
+  /** The tool calls of the last turn. */
+  lastCalls: SavedToolCall[];
+}
+
+type RawToolCall = Omit<SavedToolCall, "endedAt"> & { endedAt: string | null };
+
+const TURNS_JSON = `coalesce((select json_agg(json_build_object('turn', t.turn, 'messages', t.messages, 'stopReason', t.stop_reason) order by t.turn)
+  from conversation_turns t where t.frame_id = $1), '[]')`;
+const CALLS_JSON = `coalesce((select json_agg(json_build_object('id', tc.id, 'position', tc.position, 'name', tc.name, 'kind', tc.kind, 'output', tc.output,
+  'isError', tc.is_error, 'endedAt', tc.ended_at, 'childFrameId', tc.child_frame_id) order by tc.position)
+  from tool_calls tc where tc.frame_id = $1 and tc.turn = (select max(t.turn) from conversation_turns t where t.frame_id = $1)), '[]')`;
+
+function toSavedToolCall(call: RawToolCall): SavedToolCall {
+  return { ...call, endedAt: call.endedAt === null ? null : new Date(call.endedAt) };
+}
+
+/** A frame's saved turns and the tool calls of its last one, in one round trip. */
+export async function loadConversation(db: SqlExecutor, frameId: string): Promise<SavedConversation> {
+  const { rows } = await db.query<{ turns: SavedConversation["turns"]; calls: RawToolCall[] }>(`select ${TURNS_JSON} as turns, ${CALLS_JSON} as calls`, [frameId]);
+  const row = rows[0]!;
+  return { turns: row.turns, lastCalls: row.calls.map(toSavedToolCall) };
+}
+
+export async function loadToolCall(db: SqlExecutor, frameId: string, toolUseId: string): Promise<(SavedToolCall & { input: unknown; turn: number }) | null> {
+  const { rows } = await db.query<{ id: string; position: number; name: string; kind: string; input: unknown; output: unknown; is_error: boolean; ended_at: Date | string | null; child_frame_id: string | null; turn: number }>(
+    `select id, position, name, kind, input, output, is_error, ended_at, child_frame_id, turn from tool_calls where frame_id = $1 and id = $2`,
+    [frameId, toolUseId],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return { id: r.id, position: r.position, name: r.name, kind: r.kind, input: r.input, output: r.output, isError: r.is_error, endedAt: date(r.ended_at), childFrameId: r.child_frame_id, turn: r.turn };
+}
+
+/** Completes a turn that waited for tools: the tool results join the assistant message. */
+export async function completeToolTurn(db: SqlExecutor, frameId: string, turn: number, messages: unknown[]): Promise<void> {
+  await db.query(`update conversation_turns set messages = $3::jsonb where frame_id = $1 and turn = $2 and jsonb_array_length(messages) = 1`, [
+    frameId,
+    turn,
+    JSON.stringify(messages),
+  ]);
+}
+
+export interface RunEnding {
+  status: "cancelled" | "failed";
+  error: FrameError;
+  /** The frame that caused the ending, which gets `error` itself (e.g. poison work). */
+  culprit?: { frameId: string; error: FrameError };
+}
+
+/**
+ * Ends a run and every frame still queued or running in it, in one transaction (with
+ * `alongside`, if given), then tells the workers (which abort what they are executing for it)
+ * and the waiting callers. Returns false when the run had already ended.
+ */
+export async function endRunEarly(db: SqlDatabase, runId: string, ending: RunEnding, at: Date, alongside?: (tx: SqlExecutor) => Promise<void>): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await alongside?.(tx);
+    const { rows } = await tx.query(
+      `update runs set status = $2, error = $3::jsonb, ended_at = $4, cancel_requested_at = coalesce(cancel_requested_at, $4)
+        where id = $1 and status in ${LIVE} returning id`,
+      [runId, ending.status, JSON.stringify(ending.error), at],
+    );
+    if (rows.length === 0) return false;
+    if (ending.culprit) {
+      await tx.query(
+        `update frames set status = 'failed', error = $2::jsonb, ended_at = $3, lease_owner = null, lease_expires_at = null,
+                duration_ms = extract(epoch from ($3::timestamptz - coalesce(started_at, $3::timestamptz))) * 1000
+          where id = $1 and status in ${LIVE}`,
+        [ending.culprit.frameId, JSON.stringify(ending.culprit.error), at],
+      );
+    }
+    const frameStatus = ending.status === "cancelled" || ending.culprit ? "cancelled" : ending.status;
+    const frameError = ending.culprit ? { code: "cancelled", message: `The run failed: ${ending.culprit.error.message}` } : ending.error;
+    await tx.query(
+      `update frames set status = $2, error = $3::jsonb, ended_at = $4, lease_owner = null, lease_expires_at = null,
+              duration_ms = extract(epoch from ($4::timestamptz - coalesce(started_at, $4::timestamptz))) * 1000
+        where run_id = $1 and status in ${LIVE}`,
+      [runId, frameStatus, JSON.stringify(frameError), at],
+    );
+    await tx.query(
+      `update tool_calls set ended_at = $3, is_error = true, output = $2::jsonb,
+              duration_ms = extract(epoch from ($3::timestamptz - started_at)) * 1000
+        where run_id = $1 and ended_at is null`,
+      [runId, JSON.stringify({ error: frameError }), at],
+    );
+    await tx.query(
+      `update runs set input_tokens = (select coalesce(sum(input_tokens), 0) from frames where run_id = $1),
+              output_tokens = (select coalesce(sum(output_tokens), 0) from frames where run_id = $1)
+        where id = $1`,
+      [runId],
+    );
+    await tx.query(`select pg_notify($1, $2), pg_notify($3, $2)`, [RUN_CANCELLED_CHANNEL, runId, RUN_ENDED_CHANNEL]);
+    return true;
+  });
+}
+
+/** Runs whose deadline passed while no step of theirs was running to notice it. */
+export async function listOverdueRuns(db: SqlExecutor, now: Date, limit = 100): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(`select id from runs where status in ${LIVE} and deadline_at < $1 limit $2`, [now, limit]);
+  return rows.map((r) => r.id);
+}
+
+/** Of these runs, the ones that have ended (their steps still in flight should stop). */
+export async function listEndedRuns(db: SqlExecutor, runIds: string[]): Promise<string[]> {
+  if (runIds.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(`select id from runs where id = any($1::uuid[]) and status not in ${LIVE}`, [runIds]);
+  return rows.map((r) => r.id);
+}

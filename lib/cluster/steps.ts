@@ -1,0 +1,730 @@
+import type { PgBoss } from "pg-boss";
+import { isLoopRefTool, type LlmLoopDefinition, type LoopDefinition } from "../runtime/definition";
+import type { DispatchContext } from "../runtime/dispatch";
+import { dispatchHttp } from "../runtime/dispatchers/http";
+import { bindTools, finalOutput, MCP_TOOL_TIMEOUT_MS, parseResponse, renderUserMessage, toolResultText, type ToolBinding } from "../runtime/dispatchers/llm";
+import { dispatchMcp, mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "../runtime/dispatchers/mcp";
+import type { SucceededFrame } from "../runtime/executor";
+import type { SchemaValidator } from "../runtime/json-schema";
+import { redactSecrets } from "../runtime/redact";
+import { DispatchError, toDispatchError, withRetry } from "../runtime/retry";
+import type { RuntimeStore } from "../runtime/store";
+import type {
+  Attempt,
+  AuthorizationDecision,
+  Authorizer,
+  Clock,
+  FetchLike,
+  FrameError,
+  FrameStatus,
+  McpClientFactory,
+  ModelClient,
+  ModelContentBlock,
+  ModelMessage,
+  ModelRequest,
+  PromptVersion,
+  RegisteredLoop,
+  SecretResolver,
+} from "../runtime/types";
+import type { LoopCatalog } from "./catalog";
+import { childFrameId, derivedId } from "./ids";
+import { isWithinConcurrency, type ClusterLimits, type ModelRateLimiter } from "./limits";
+import { enqueueSteps, frameStepJob, STEP_QUEUE, toolStepJob, type StepJob, type StepJobInsert } from "./queue";
+import { bossDb, type SqlDatabase, type SqlExecutor } from "./sql";
+import {
+  admitFrame,
+  claimFrame,
+  completeToolTurn,
+  endRunEarly,
+  finishFrame,
+  isLive,
+  loadFrame,
+  loadToolCall,
+  loadConversation,
+  saveToolTurn,
+  settleToolCall,
+  type FinishContext,
+  type FrameOutcome,
+  type FrameState,
+  type PlannedChild,
+  type PlannedToolCall,
+  type TurnUsage,
+  TurnConflictError,
+} from "./state";
+import { isInfrastructureError } from "./errors";
+
+/** What a worker lends each step. */
+export interface StepDeps {
+  db: SqlDatabase;
+  boss: PgBoss;
+  store: RuntimeStore;
+  catalog: LoopCatalog;
+  model: ModelClient;
+  mcp: McpClientFactory;
+  fetch: FetchLike;
+  clock: Clock;
+  authorizer: Authorizer;
+  secrets: SecretResolver;
+  validator: SchemaValidator;
+  workerId: string;
+  limits: ClusterLimits;
+  rateLimiter: ModelRateLimiter;
+  /** How long a step's lease on its frame lasts between heartbeats. */
+  leaseMs: number;
+  /** Whether work this worker enqueues should wake the others (it is busy) or only itself. */
+  shouldNotifyPeers(): boolean;
+  onFrameSucceeded?: (frame: SucceededFrame) => void;
+}
+
+export interface StepJobRef {
+  id: string;
+  retryCount: number;
+  data: StepJob;
+}
+
+export interface StepRun {
+  job: StepJobRef;
+  /** Aborted when the run is cancelled (reason: a `cancelled` DispatchError) or the worker stops (`WorkerStoppingError`). */
+  signal: AbortSignal;
+  /** Tells the worker what the step is working on, for the registry. */
+  describe(work: { frameId: string; loopId: string; runId: string }): void;
+}
+
+/** The job was retried elsewhere (its attempt lapsed): what this attempt did is rolled back. */
+export class StepSupersededError extends Error {
+  constructor(jobId: string) {
+    super(`Step ${jobId} is no longer held by this attempt`);
+    this.name = "StepSupersededError";
+  }
+}
+
+/** The worker is stopping: the step is handed back to the queue untouched. */
+export class WorkerStoppingError extends Error {
+  constructor() {
+    super("The worker is stopping");
+    this.name = "WorkerStoppingError";
+  }
+}
+
+/** Put back for a concurrency or rate limit after this many milliseconds at most. */
+const MAX_DEFER_MS = 5_000;
+
+export async function runStep(deps: StepDeps, step: StepRun): Promise<void> {
+  const { data } = step.job;
+  if (data.kind === "tool") return runToolStep(deps, step, data);
+  return runFrameStep(deps, step, data);
+}
+
+/** Runs `write` and completes the step's job in one transaction, only if this attempt still holds it. */
+async function commitStep(deps: StepDeps, job: StepJobRef, write: (tx: SqlExecutor) => Promise<void>): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    await write(tx);
+    await completeJob(deps, tx, job);
+  });
+}
+
+async function completeJob(deps: StepDeps, tx: SqlExecutor, job: StepJobRef): Promise<void> {
+  const result = (await deps.boss.complete(STEP_QUEUE, { id: job.id, retryCount: job.retryCount }, null, { db: bossDb(tx) })) as { affected?: number };
+  if (result.affected === 0) throw new StepSupersededError(job.id);
+}
+
+/** Nothing to do (the frame or the run has already ended): just settle the job. */
+function finishJob(deps: StepDeps, job: StepJobRef): Promise<void> {
+  return commitStep(deps, job, async () => {});
+}
+
+/** Hands the step back with a delay, without spending one of its retries. */
+async function defer(deps: StepDeps, step: StepRun, delayMs: number, group?: { id: string; tier: string }): Promise<void> {
+  const { job } = step;
+  const deferrals = job.data.deferrals + 1;
+  const jitter = Math.random() * 0.2 * delayMs;
+  const copy: StepJobInsert = {
+    id: derivedId("step", job.id, "deferred", String(job.retryCount), String(deferrals)),
+    data: { ...job.data, deferrals },
+    startAfter: Math.min(delayMs + jitter, MAX_DEFER_MS) / 1000,
+    ...(group ? { group } : {}),
+  };
+  await commitStep(deps, job, (tx) => enqueueSteps(deps.boss, tx, [copy], {}));
+}
+
+interface StepSignal {
+  signal: AbortSignal;
+  dispose(): void;
+}
+
+/**
+ * One signal for a step: the worker's (cancellation, shutdown), the frame's own timeout from
+ * when it started, and the run's deadline — whichever comes first.
+ */
+function stepSignal(deps: StepDeps, parent: AbortSignal, frame: FrameState, definition: LoopDefinition): StepSignal {
+  const controller = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  const now = deps.clock.now().getTime();
+  const onParent = () => controller.abort(parent.reason);
+  if (parent.aborted) onParent();
+  else parent.addEventListener("abort", onParent, { once: true });
+  const startedAt = frame.startedAt?.getTime() ?? now;
+  const frameLeft = startedAt + definition.limits.timeoutMs - now;
+  timers.push(
+    setTimeout(
+      () => controller.abort(new DispatchError("frame_timeout", `Frame exceeded ${frame.loopId}'s timeout of ${definition.limits.timeoutMs} ms (limits.timeoutMs)`)),
+      Math.max(0, frameLeft),
+    ),
+  );
+  if (frame.run.deadlineAt) {
+    timers.push(setTimeout(() => controller.abort(runTimeoutError()), Math.max(0, frame.run.deadlineAt.getTime() - now)));
+  }
+  return {
+    signal: controller.signal,
+    dispose() {
+      for (const timer of timers) clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
+    },
+  };
+}
+
+function runTimeoutError(): DispatchError {
+  return new DispatchError("run_timeout", "The run exceeded its deadline");
+}
+
+/** Rejects as soon as the signal aborts, so a dispatcher that ignores its signal cannot hang a step. */
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true });
+  });
+}
+
+function emptyUsage(): TurnUsage {
+  return { inputTokens: 0, outputTokens: 0, attempts: [] };
+}
+
+function validationMessage(issues: { path: string; message: string }[]): string {
+  return issues.map((i) => `${i.path || "(root)"} ${i.message}`).join("; ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frame steps: admission, HTTP and MCP loops, and each turn of an LLM loop.
+
+async function runFrameStep(deps: StepDeps, step: StepRun, data: Extract<StepJob, { kind: "frame" }>): Promise<void> {
+  const frame = await claimFrame(deps.db, data.frameId, deps.workerId, new Date(deps.clock.now().getTime() + deps.leaseMs));
+  if (!frame || !isLive(frame.status)) return finishJob(deps, step.job);
+  step.describe({ frameId: frame.id, loopId: frame.loopId, runId: frame.runId });
+  const finishCtx: FinishContext = { boss: deps.boss, promptOverride: data.promptOverride, notify: deps.shouldNotifyPeers() };
+
+  if (!isLive(frame.run.status)) {
+    // Frames spawned as the run ended: they never start.
+    return commitStep(deps, step.job, async (tx) => {
+      await finishFrame(tx, frame, { status: "cancelled", output: null, error: { code: "cancelled", message: "The run had already ended" }, endedAt: deps.clock.now() }, emptyUsage(), finishCtx);
+    });
+  }
+  if (frame.run.deadlineAt && frame.run.deadlineAt.getTime() <= deps.clock.now().getTime()) {
+    await endRunEarly(deps.db, frame.runId, { status: "failed", error: runTimeoutError().toFrameError() }, deps.clock.now());
+    return finishJob(deps, step.job);
+  }
+
+  const revision = await deps.catalog.revision(frame.loopId, frame.loopRevision);
+  if (!revision) {
+    const error = { code: "loop_not_found", message: `Revision ${frame.loopRevision} of loop "${frame.loopId}" does not exist` };
+    return commitStep(deps, step.job, async (tx) => {
+      await finishFrame(tx, frame, { status: "failed", output: null, error, endedAt: deps.clock.now() }, emptyUsage(), finishCtx);
+    });
+  }
+  const { definition } = revision;
+  const group = { id: frame.loopId, tier: frame.realmId };
+  if (!(await isWithinConcurrency(deps.db, deps.limits, { jobId: step.job.id, loopId: frame.loopId, realmId: frame.realmId }))) {
+    return defer(deps, step, 250 * 2 ** Math.min(step.job.data.deferrals, 4), group);
+  }
+
+  let isFresh = false;
+  if (frame.status === "running") {
+    if (!frame.isClaimed) return finishJob(deps, step.job);
+  } else {
+    const admitted = await admit(deps, step, frame, definition, finishCtx);
+    if (!admitted) return;
+    frame.status = "running";
+    frame.startedAt = admitted.startedAt;
+    frame.promptVersion = admitted.prompt?.version ?? null;
+    isFresh = admitted.isFresh;
+  }
+
+  const { signal, dispose } = stepSignal(deps, step.signal, frame, definition);
+  try {
+    if (definition.type === "llm") {
+      await runLlmTurns(deps, step, frame, { ...revision, definition }, signal, finishCtx, isFresh);
+    } else {
+      await runLeafFrame(deps, step, frame, definition, signal, finishCtx);
+    }
+  } finally {
+    dispose();
+  }
+}
+
+/**
+ * Authorizes the frame with the run's original identity and checks depth and input, exactly as
+ * the in-process executor does before dispatch. A refusal ends the frame (and settles the job).
+ */
+async function admit(
+  deps: StepDeps,
+  step: StepRun,
+  frame: FrameState,
+  definition: LoopDefinition,
+  finishCtx: FinishContext,
+): Promise<{ startedAt: Date; prompt: PromptVersion | null; isFresh: boolean } | null> {
+  const identity = frame.run.identity;
+  const override = step.job.data.kind === "frame" && step.job.data.promptOverride?.loopId === frame.loopId ? { version: step.job.data.promptOverride.version } : {};
+  // The prompt is read alongside the authorization (and used only if it allows the call).
+  const resolving = definition.type === "llm" ? deps.store.resolvePrompt(frame.loopId, { subject: identity.subject, input: frame.input, ...override }) : Promise.resolve(null);
+  resolving.catch(() => {});
+  const decision = await deps.authorizer.authorize({ identity, realm: frame.realmId, action: "invoke", loopId: frame.loopId });
+  const refuse = async (status: FrameStatus, error: FrameError, authorization: AuthorizationDecision) => {
+    await commitStep(deps, step.job, async (tx) => {
+      await finishFrame(tx, frame, { status, output: null, error, endedAt: deps.clock.now(), authorization }, emptyUsage(), finishCtx);
+    });
+    return null;
+  };
+  if (!decision.allowed) {
+    await deps.store.appendAudit({
+      action: "invocation.denied",
+      outcome: "denied",
+      actor: identity,
+      realmId: frame.realmId,
+      targetType: "loop",
+      targetId: frame.loopId,
+      data: { runId: frame.runId, frameId: frame.id, depth: frame.depth, reason: decision.reason },
+    });
+    return refuse("denied", { code: "denied", message: `Not authorized: ${decision.reason}` }, decision);
+  }
+  if (frame.depth > definition.limits.maxDepth) {
+    return refuse(
+      "failed",
+      { code: "max_depth_exceeded", message: `Depth ${frame.depth} exceeds ${frame.loopId}'s limit of ${definition.limits.maxDepth} (limits.maxDepth)` },
+      decision,
+    );
+  }
+  if (definition.inputSchema) {
+    const issues = deps.validator.validate(definition.inputSchema, frame.input);
+    if (issues.length > 0) {
+      return refuse(
+        "failed",
+        { code: "invalid_input", message: `Input does not match ${frame.loopId}'s input schema: ${validationMessage(issues)}`, details: { issues } },
+        decision,
+      );
+    }
+  }
+
+  const resolved = await resolving;
+  const prompt: PromptVersion | null = resolved?.prompt ?? null;
+  const promptChoice: Record<string, unknown> | null = resolved ? { ...resolved.choice } : null;
+  const startedAt = deps.clock.now();
+  const isAdmitted = await admitFrame(deps.db, frame, {
+    authorization: decision,
+    promptVersion: prompt?.version ?? null,
+    promptChoice,
+    model: definition.type === "llm" ? (prompt?.params.model ?? definition.llm.model) : null,
+    startedAt,
+    leaseOwner: deps.workerId,
+    leaseExpiresAt: new Date(startedAt.getTime() + deps.leaseMs),
+  });
+  if (!isAdmitted) {
+    // Another attempt admitted it first (this one was retried while that one ran): carry on from the row.
+    const current = await loadFrame(deps.db, frame.id);
+    if (!current || current.status !== "running") {
+      await finishJob(deps, step.job);
+      return null;
+    }
+    const again = current.promptVersion === null ? null : await deps.catalog.promptVersion(frame.loopId, current.promptVersion, { subject: identity.subject, input: frame.input });
+    return { startedAt: current.startedAt ?? startedAt, prompt: again, isFresh: false };
+  }
+  return { startedAt, prompt, isFresh: true };
+}
+
+/** How an aborted or failed dispatch ends the frame; null when the step must stop without an outcome. */
+async function failureOutcome(deps: StepDeps, frame: FrameState, signal: AbortSignal, caught: unknown): Promise<Pick<FrameOutcome, "status" | "error"> | null> {
+  const reason: unknown = signal.aborted ? signal.reason : caught;
+  if (reason instanceof WorkerStoppingError) throw reason;
+  // The database or the queue failed, not the loop: the whole step is retried.
+  if (caught instanceof StepSupersededError || caught instanceof TurnConflictError || isInfrastructureError(caught)) throw caught;
+  const error = toDispatchError(reason);
+  if (error.code === "run_timeout") {
+    await endRunEarly(deps.db, frame.runId, { status: "failed", error: error.toFrameError() }, deps.clock.now());
+    return null;
+  }
+  return { status: error.code === "cancelled" ? "cancelled" : "failed", error: error.toFrameError() };
+}
+
+function dispatchContext(deps: StepDeps, frame: FrameState, signal: AbortSignal, attempts: Attempt[]): DispatchContext {
+  return {
+    frameId: frame.id,
+    runId: frame.runId,
+    signal,
+    clock: deps.clock,
+    fetch: deps.fetch,
+    secrets: deps.secrets,
+    mcp: deps.mcp,
+    recordAttempt: (attempt) => attempts.push(attempt),
+  };
+}
+
+/** An HTTP or MCP loop: one call (with its retries), then the frame ends. */
+async function runLeafFrame(
+  deps: StepDeps,
+  step: StepRun,
+  frame: FrameState,
+  definition: Exclude<LoopDefinition, LlmLoopDefinition>,
+  signal: AbortSignal,
+  finishCtx: FinishContext,
+): Promise<void> {
+  const usage = emptyUsage();
+  const ctx = dispatchContext(deps, frame, signal, usage.attempts);
+  let outcome: Pick<FrameOutcome, "status" | "output" | "error">;
+  try {
+    // The HTTP dispatcher sends the frame id as Idempotency-Key: a call repeated after a crash is recognisable.
+    const dispatched = definition.type === "http" ? dispatchHttp(definition, frame.input, ctx) : dispatchMcp(definition, frame.input, ctx);
+    const { output } = await Promise.race([dispatched, abortion(signal)]);
+    checkOutput(deps, frame, definition, output);
+    outcome = { status: "succeeded", output, error: null };
+  } catch (caught) {
+    const failed = await failureOutcome(deps, frame, signal, caught);
+    if (!failed) return finishJob(deps, step.job);
+    outcome = { ...failed, output: null };
+  }
+  await commitStep(deps, step.job, async (tx) => {
+    await finishFrame(tx, frame, { ...outcome, endedAt: deps.clock.now() }, usage, finishCtx);
+  });
+  if (outcome.status === "succeeded") notifySucceeded(deps, frame, outcome.output);
+}
+
+function checkOutput(deps: StepDeps, frame: FrameState, definition: LoopDefinition, output: unknown): void {
+  if (!definition.outputSchema) return;
+  const issues = deps.validator.validate(definition.outputSchema, output);
+  if (issues.length > 0) {
+    throw new DispatchError("invalid_output", `Output does not match ${frame.loopId}'s output schema: ${validationMessage(issues)}`, { details: { issues } });
+  }
+}
+
+function notifySucceeded(deps: StepDeps, frame: FrameState, output: unknown): void {
+  try {
+    deps.onFrameSucceeded?.({
+      runId: frame.runId,
+      frameId: frame.id,
+      loopId: frame.loopId,
+      realm: frame.realmId,
+      promptVersion: frame.promptVersion,
+      input: frame.input,
+      output,
+      identity: frame.run.identity,
+    });
+  } catch {
+    // A hook never fails the frame that triggered it.
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LLM frames: one job runs turns until a turn hands work to other workers or the frame ends.
+
+type LlmRevision = { loopId: string; revision: number; definition: LlmLoopDefinition };
+
+async function runLlmTurns(
+  deps: StepDeps,
+  step: StepRun,
+  frame: FrameState,
+  revision: LlmRevision,
+  signal: AbortSignal,
+  finishCtx: FinishContext,
+  isFresh: boolean,
+): Promise<void> {
+  const { definition } = revision;
+  const identity = frame.run.identity;
+  const prompt = frame.promptVersion === null ? null : await deps.catalog.promptVersion(frame.loopId, frame.promptVersion, { subject: identity.subject, input: frame.input });
+  const params = prompt?.params ?? {};
+  const model = params.model ?? definition.llm.model;
+  const system = prompt?.systemPrompt ?? definition.llm.systemPrompt;
+  const temperature = params.temperature ?? definition.llm.temperature;
+  let usage = emptyUsage();
+  const ctx = dispatchContext(deps, frame, signal, usage.attempts);
+  const loop: RegisteredLoop & { definition: LlmLoopDefinition } = {
+    id: frame.loopId,
+    realm: frame.realmId,
+    type: "llm",
+    description: definition.description,
+    revision: revision.revision,
+    activePromptVersion: frame.promptVersion,
+    definition,
+    createdAt: "",
+    updatedAt: "",
+  };
+
+  const end = async (outcome: Pick<FrameOutcome, "status" | "output" | "error">, finalTurn?: { turn: number; message: ModelMessage; stopReason: string; inputTokens: number; outputTokens: number }) => {
+    await commitStep(deps, step.job, async (tx) => {
+      const saved = finalTurn ? { turn: finalTurn.turn, messages: [finalTurn.message], stopReason: finalTurn.stopReason, inputTokens: finalTurn.inputTokens, outputTokens: finalTurn.outputTokens } : undefined;
+      await finishFrame(tx, frame, { ...outcome, endedAt: deps.clock.now() }, { ...usage, turns: finalTurn?.turn ?? 0 }, finishCtx, saved);
+    });
+    if (outcome.status === "succeeded") notifySucceeded(deps, frame, outcome.output);
+  };
+  const fail = async (caught: unknown) => {
+    const failed = await failureOutcome(deps, frame, signal, caught);
+    if (!failed) return finishJob(deps, step.job);
+    return end({ ...failed, output: null });
+  };
+
+  let bindings: Map<string, ToolBinding>;
+  let messages: ModelMessage[];
+  let turn: number;
+  let saving: Promise<void> | undefined;
+  try {
+    bindings = await bindTools({ loop, prompt, input: frame.input, savedTurns: [] }, { store: deps.store }, ctx);
+    // A frame admitted by this very step has no saved turns yet.
+    const resumed: Resumed = isFresh
+      ? { kind: "continue", messages: [{ role: "user", content: renderUserMessage(frame.input) }], nextTurn: 1 }
+      : await resumeConversation(deps, step, frame, definition);
+    if (resumed.kind === "waiting") return;
+    if (resumed.kind === "finished") return end({ status: "succeeded", output: resumed.output, error: null });
+    messages = resumed.messages;
+    turn = resumed.nextTurn;
+    saving = resumed.saving;
+  } catch (caught) {
+    return fail(caught);
+  }
+  const tools = [...bindings.entries()].map(([name, b]) => ({ name, description: b.description, input_schema: b.inputSchema }));
+
+  for (; turn <= definition.llm.maxTurns; turn++) {
+    let response: ReturnType<typeof parseResponse>;
+    try {
+      const wait = deps.rateLimiter.take(model);
+      if (wait > MAX_DEFER_MS / 5) return defer(deps, step, wait, { id: frame.loopId, tier: frame.realmId });
+      if (wait > 0) await sleepUnlessAborted(wait, signal);
+      const request: ModelRequest = {
+        model,
+        max_tokens: params.maxTokens ?? definition.llm.maxTokens,
+        messages,
+        ...(system ? { system } : {}),
+        ...(temperature !== undefined ? { temperature } : {}),
+        ...(tools.length > 0 ? { tools } : {}),
+      };
+      const call = withRetry(
+        () =>
+          deps.model.createMessage(request, {
+            signal,
+            timeoutMs: definition.llm.requestTimeoutMs,
+            headers: { "x-loopstacks-loop-id": frame.loopId, "x-loopstacks-frame-id": frame.id },
+          }),
+        { policy: definition.retry, signal, clock: deps.clock, onAttempt: ctx.recordAttempt, turn },
+      );
+      response = parseResponse(await Promise.race([call, abortion(signal)]));
+    } catch (caught) {
+      await saving;
+      return fail(caught);
+    }
+    await saving;
+    saving = undefined;
+    usage.inputTokens += response.usage.input_tokens;
+    usage.outputTokens += response.usage.output_tokens;
+    const assistant: ModelMessage = { role: "assistant", content: response.content as ModelContentBlock[] };
+    const turnUsage = { inputTokens: response.usage.input_tokens, outputTokens: response.usage.output_tokens };
+
+    if (response.stop_reason !== "tool_use") {
+      const text = response.content.flatMap((b) => (b.type === "text" ? [(b as { text: string }).text] : [])).join("");
+      let output: unknown;
+      try {
+        output = finalOutput(text, definition.outputSchema !== undefined);
+        checkOutput(deps, frame, definition, output);
+      } catch (caught) {
+        const error = toDispatchError(caught).toFrameError();
+        return end({ status: "failed", output: null, error }, { turn, message: assistant, stopReason: response.stop_reason, ...turnUsage });
+      }
+      return end({ status: "succeeded", output, error: null }, { turn, message: assistant, stopReason: response.stop_reason, ...turnUsage });
+    }
+
+    const toolUses = response.content.filter((b): b is Extract<typeof b, { type: "tool_use" }> => b.type === "tool_use");
+    if (toolUses.length === 0) {
+      return fail(new DispatchError("model_response_invalid", "The model stopped for tool_use but sent no tool_use block"));
+    }
+    let open: number | null;
+    let calls: PlannedToolCall[];
+    try {
+      const plan = await planToolCalls(deps, frame, toolUses, bindings, finishCtx.promptOverride);
+      calls = plan.calls;
+      const turnPlan = { frame, turn, assistant, stopReason: "tool_use", turnTokens: turnUsage, usage, calls, children: plan.children, jobs: plan.jobs, at: deps.clock.now() };
+      if (plan.jobs.length > 0) {
+        // Saved, enqueued and this job completed together; if the run ended meanwhile, only the job is.
+        await commitStep(deps, step.job, async (tx) => {
+          await saveToolTurn(tx, deps.boss, turnPlan, { notify: deps.shouldNotifyPeers() });
+        });
+        // The children and tool calls run on any worker; the last one to end enqueues the next turn.
+        return;
+      }
+      open = await deps.db.transaction((tx) => saveToolTurn(tx, deps.boss, turnPlan, {}));
+    } catch (caught) {
+      return fail(caught);
+    }
+    if (open === null) return finishJob(deps, step.job);
+    // Every call was answered at once (unknown tools, missing loops): the next turn runs here.
+    usage = emptyUsage();
+    ctx.recordAttempt = (attempt) => usage.attempts.push(attempt);
+    const results: ModelMessage = { role: "user", content: calls.map((c) => toolResultBlock(c.id, c.kind, c.immediate?.output, c.immediate?.isError ?? true)) };
+    await completeToolTurn(deps.db, frame.id, turn, [assistant, results]);
+    messages.push(assistant, results);
+  }
+  return end({ status: "failed", output: null, error: { code: "max_turns_exceeded", message: `No final answer after ${definition.llm.maxTurns} turns (llm.maxTurns)` } });
+}
+
+type Resumed =
+  | { kind: "waiting" }
+  | { kind: "finished"; output: unknown }
+  /** `saving`: the tool results being written into the last turn, while the next one is asked for. */
+  | { kind: "continue"; messages: ModelMessage[]; nextTurn: number; saving?: Promise<void> };
+
+/**
+ * Rebuilds the conversation from the saved turns. A turn whose tools are all answered gets its
+ * tool results now; a turn still waiting means this job came early, and its open work is
+ * enqueued again (derived ids make that a no-op when it is already there).
+ */
+async function resumeConversation(deps: StepDeps, step: StepRun, frame: FrameState, definition: LlmLoopDefinition): Promise<Resumed> {
+  const { turns: saved, lastCalls: calls } = frame.conversation ?? (await loadConversation(deps.db, frame.id));
+  const messages: ModelMessage[] = [{ role: "user", content: renderUserMessage(frame.input) }];
+  for (const turn of saved) messages.push(...(turn.messages as ModelMessage[]));
+  const last = saved.at(-1);
+  if (!last) return { kind: "continue", messages, nextTurn: 1 };
+  if (last.stopReason !== "tool_use") {
+    const assistant = last.messages[0] as ModelMessage;
+    const text = Array.isArray(assistant.content) ? assistant.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("") : assistant.content;
+    return { kind: "finished", output: finalOutput(text, definition.outputSchema !== undefined) };
+  }
+  if (last.messages.length >= 2) return { kind: "continue", messages, nextTurn: last.turn + 1 };
+
+  const open = calls.filter((c) => c.endedAt === null);
+  if (open.length > 0) {
+    const promptOverride = step.job.data.kind === "frame" ? step.job.data.promptOverride : undefined;
+    const jobs: StepJobInsert[] = [];
+    for (const call of open) {
+      if (call.kind === "loop" && call.childFrameId) jobs.push(frameStepJob(frame.runId, call.childFrameId, { promptOverride }));
+      else if (call.kind === "mcp") jobs.push(toolStepJob(frame.runId, frame.id, call.id));
+    }
+    await commitStep(deps, step.job, (tx) => enqueueSteps(deps.boss, tx, jobs));
+    return { kind: "waiting" };
+  }
+  const results: ModelMessage = { role: "user", content: calls.map((c) => toolResultBlock(c.id, c.kind, c.output, c.isError)) };
+  const assistant = last.messages[0] as ModelMessage;
+  const saving = completeToolTurn(deps.db, frame.id, last.turn, [assistant, results]);
+  saving.catch(() => {});
+  messages.push(results);
+  return { kind: "continue", messages, nextTurn: last.turn + 1, saving };
+}
+
+/** The tool_result the model sees, rebuilt from what the tool call recorded. */
+function toolResultBlock(toolUseId: string, kind: string, output: unknown, isError: boolean): ModelContentBlock {
+  let content: string;
+  const error = isError && output !== null && typeof output === "object" && "error" in output ? (output as { error: FrameError }).error : null;
+  if (error && typeof error.message === "string") content = kind === "unknown" ? error.message : `${error.code}: ${error.message}`;
+  else content = toolResultText(output);
+  return { type: "tool_result", tool_use_id: toolUseId, content, ...(isError ? { is_error: true } : {}) };
+}
+
+async function planToolCalls(
+  deps: StepDeps,
+  frame: FrameState,
+  toolUses: { id: string; name: string; input: unknown }[],
+  bindings: Map<string, ToolBinding>,
+  promptOverride: { loopId: string; version: number } | undefined,
+): Promise<{ calls: PlannedToolCall[]; children: PlannedChild[]; jobs: StepJobInsert[] }> {
+  const calls: PlannedToolCall[] = [];
+  const children: PlannedChild[] = [];
+  const jobs: StepJobInsert[] = [];
+  for (const [position, use] of toolUses.entries()) {
+    const binding = bindings.get(use.name);
+    const base = { id: use.id, position, name: use.name, input: use.input };
+    if (!binding) {
+      const message = `Unknown tool "${use.name}". Available tools: ${[...bindings.keys()].join(", ") || "none"}`;
+      calls.push({ ...base, kind: "unknown", childFrameId: null, immediate: { output: { error: { code: "unknown_tool", message } }, isError: true } });
+      continue;
+    }
+    const { tool } = binding;
+    if (isLoopRefTool(tool)) {
+      const child = await deps.catalog.current(tool.loopRef);
+      if (!child) {
+        const error = { code: "loop_not_found", message: `Loop "${tool.loopRef}" does not exist` };
+        calls.push({ ...base, kind: "loop", childFrameId: null, immediate: { output: { error }, isError: true } });
+        continue;
+      }
+      const id = childFrameId(frame.id, use.id);
+      calls.push({ ...base, kind: "loop", childFrameId: id });
+      children.push({ id, toolUseId: use.id, realmId: child.realm, loopId: child.id, loopRevision: child.revision, loopType: child.type, input: use.input });
+      jobs.push(frameStepJob(frame.runId, id, { promptOverride, group: { id: child.id, tier: child.realm } }));
+      continue;
+    }
+    if (use.input === null || typeof use.input !== "object" || Array.isArray(use.input)) {
+      const error = { code: "invalid_input", message: "Tool input must be a JSON object" };
+      calls.push({ ...base, kind: "mcp", childFrameId: null, immediate: { output: { error }, isError: true } });
+      continue;
+    }
+    calls.push({ ...base, kind: "mcp", childFrameId: null });
+    jobs.push(toolStepJob(frame.runId, frame.id, use.id));
+  }
+  return { calls, children, jobs };
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tool steps: an MCP tool the model called directly, answered into the parent's turn.
+
+async function runToolStep(deps: StepDeps, step: StepRun, data: Extract<StepJob, { kind: "tool" }>): Promise<void> {
+  const frame = await loadFrame(deps.db, data.frameId);
+  if (!frame || frame.status !== "running" || !isLive(frame.run.status)) return finishJob(deps, step.job);
+  const call = await loadToolCall(deps.db, frame.id, data.toolUseId);
+  if (!call || call.endedAt !== null) return finishJob(deps, step.job);
+  step.describe({ frameId: frame.id, loopId: frame.loopId, runId: frame.runId });
+  const revision = await deps.catalog.revision(frame.loopId, frame.loopRevision);
+  const definition = revision?.definition;
+  const tool = definition?.type === "llm" ? definition.llm.tools.find((t) => t.name === call.name && !isLoopRefTool(t)) : undefined;
+
+  let output: unknown;
+  let isError: boolean;
+  if (!definition || !tool || isLoopRefTool(tool)) {
+    output = { error: { code: "unknown_tool", message: `Tool "${call.name}" is not an MCP tool of ${frame.loopId} revision ${frame.loopRevision}` } };
+    isError = true;
+  } else {
+    const { signal, dispose } = stepSignal(deps, step.signal, frame, definition);
+    let secrets: string[] = [];
+    try {
+      const server = resolveMcpServer(tool.mcp.server, deps.secrets);
+      secrets = resolvedSecretValues(tool.mcp.server, server);
+      const result = await Promise.race([
+        deps.mcp.callTool(server, tool.mcp.tool, call.input as Record<string, unknown>, { signal, timeoutMs: MCP_TOOL_TIMEOUT_MS }),
+        abortion(signal),
+      ]);
+      // The server may echo a header or variable back: its secret values never reach the trace or the model.
+      output = redactSecrets(mcpResultToOutput(result), secrets);
+      isError = result.isError === true;
+    } catch (caught) {
+      if (signal.aborted) {
+        const failed = await failureOutcome(deps, frame, signal, caught);
+        if (!failed) return finishJob(deps, step.job);
+        if (failed.status === "cancelled") return finishJob(deps, step.job);
+        output = { error: failed.error };
+      } else {
+        output = { error: redactSecrets(caught instanceof DispatchError ? caught.toFrameError() : { code: "tool_error", message: String(caught) }, secrets) };
+      }
+      isError = true;
+    } finally {
+      dispose();
+    }
+  }
+  await commitStep(deps, step.job, async (tx) => {
+    await settleToolCall(tx, { frameId: frame.id, toolUseId: call.id, runId: frame.runId, output, isError, endedAt: deps.clock.now() }, { boss: deps.boss, notify: deps.shouldNotifyPeers() });
+  });
+}

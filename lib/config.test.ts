@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { envSecretResolver, loadConfig } from "./config";
+
+describe("loadConfig", () => {
+  it("defaults to PGlite in a data directory and the scripted model", () => {
+    const config = loadConfig({ LOOPSTACKS_DATA_DIR: "/tmp/ls-config-test" });
+    expect(config.database).toEqual({ kind: "pglite", dataDir: "/tmp/ls-config-test/pglite" });
+    expect(config.model.mode).toBe("scripted");
+  });
+
+  it("uses PostgreSQL and the real API when configured", () => {
+    const config = loadConfig({ DATABASE_URL: "postgres://u@h/db", ANTHROPIC_API_KEY: "k" });
+    expect(config.database.kind).toBe("postgres");
+    expect(config.model.mode).toBe("anthropic");
+    expect(loadConfig({ ANTHROPIC_BASE_URL: "http://127.0.0.1:9/" }).model.mode).toBe("custom-endpoint");
+  });
+
+  it("names each bad variable", () => {
+    expect(() => loadConfig({ DATABASE_URL: "mysql://x", PORT: "99999" })).toThrow(/DATABASE_URL[\s\S]*PORT|PORT[\s\S]*DATABASE_URL/);
+  });
+});
+
+describe("envSecretResolver", () => {
+  it("only reads LOOPSTACKS_SECRET_ variables", () => {
+    const secrets = envSecretResolver({ LOOPSTACKS_SECRET_API: "s3cret", DATABASE_URL: "postgres://x" });
+    expect(secrets.resolve("API")).toBe("s3cret");
+    expect(secrets.resolve("DATABASE_URL")).toBeUndefined();
+  });
+});
+
+describe("production mode", () => {
+  it("is the operator's LOOPSTACKS_MODE, else NODE_ENV", () => {
+    expect(loadConfig({ NODE_ENV: "production" }).env).toBe("production");
+    expect(loadConfig({ NODE_ENV: "production", LOOPSTACKS_MODE: "development" }).env).toBe("development");
+    expect(loadConfig({ LOOPSTACKS_MODE: "production" }).env).toBe("production");
+    expect(() => loadConfig({ LOOPSTACKS_MODE: "staging" })).toThrow(/LOOPSTACKS_MODE/);
+  });
+});

@@ -1,0 +1,81 @@
+import { resolve } from "node:path";
+import { z } from "zod";
+import type { Env } from "./env";
+import { AppError } from "./errors";
+
+const configSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    /** The operator's declaration; NODE_ENV alone cannot say it, since serving a build always sets it. */
+    LOOPSTACKS_MODE: z.enum(["development", "production"]).optional(),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
+    LOOPSTACKS_DATA_DIR: z.string().min(1).default(".data"),
+    ANTHROPIC_API_KEY: z.string().min(1).optional(),
+    ANTHROPIC_BASE_URL: z.url().optional(),
+    LOOPSTACKS_SCRIPTED_MODEL_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+    LOOPSTACKS_SEED_DEMO: z.enum(["true", "false"]).default("true"),
+    /** `cluster`: runs execute on `loopstacks worker` processes; this process only records and waits. */
+    LOOPSTACKS_EXECUTION: z.enum(["embedded", "cluster"]).default("embedded"),
+    PORT: z.coerce.number().int().min(1).max(65_535).default(3000),
+    /** Shared by every process of a cluster so each can sign with the one signing key. */
+    LOOPSTACKS_INSTANCE_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  })
+  .loose();
+
+export type ModelMode = "anthropic" | "custom-endpoint" | "scripted";
+
+export interface Config {
+  env: "development" | "production" | "test";
+  database: { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string };
+  dataDir: string;
+  /**
+   * `anthropic`: the real API (key, no base URL); `custom-endpoint`: ANTHROPIC_BASE_URL;
+   * `scripted`: no key and no URL — the built-in scripted model, clearly labelled everywhere.
+   */
+  model: { mode: ModelMode; apiKey?: string; baseURL?: string; scriptedLatencyMs: number };
+  seedDemo: boolean;
+  /** Where runs execute: in this process, or on cluster workers over PostgreSQL. */
+  execution: "embedded" | "cluster";
+  port: number;
+  /** Encrypts the bundle signing keys at rest; absent: `<dataDir>/instance.key`. */
+  instanceSecret?: string;
+}
+
+/** Reads and validates the environment once; a bad value names its variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+    throw new AppError("invalid_request", `Invalid configuration:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`, { issues });
+  }
+  const c = parsed.data;
+  if (c.LOOPSTACKS_EXECUTION === "cluster" && !c.DATABASE_URL) {
+    const issues = [{ path: "LOOPSTACKS_EXECUTION", message: "cluster execution needs DATABASE_URL: workers and consoles share one PostgreSQL" }];
+    throw new AppError("invalid_request", `Invalid configuration:\n  ${issues[0]!.path}: ${issues[0]!.message}`, { issues });
+  }
+  const dataDir = resolve(c.LOOPSTACKS_DATA_DIR);
+  const mode: ModelMode = c.ANTHROPIC_BASE_URL ? "custom-endpoint" : c.ANTHROPIC_API_KEY ? "anthropic" : "scripted";
+  return {
+    env: c.LOOPSTACKS_MODE ?? c.NODE_ENV,
+    database: c.DATABASE_URL ? { kind: "postgres", url: c.DATABASE_URL } : { kind: "pglite", dataDir: resolve(dataDir, "pglite") },
+    dataDir,
+    model: {
+      mode,
+      ...(c.ANTHROPIC_API_KEY ? { apiKey: c.ANTHROPIC_API_KEY } : {}),
+      ...(c.ANTHROPIC_BASE_URL ? { baseURL: c.ANTHROPIC_BASE_URL } : {}),
+      scriptedLatencyMs: c.LOOPSTACKS_SCRIPTED_MODEL_LATENCY_MS,
+    },
+    seedDemo: c.LOOPSTACKS_SEED_DEMO === "true",
+    execution: c.LOOPSTACKS_EXECUTION,
+    port: c.PORT,
+    ...(c.LOOPSTACKS_INSTANCE_SECRET ? { instanceSecret: c.LOOPSTACKS_INSTANCE_SECRET } : {}),
+  };
+}
+
+/**
+ * `{ secret: "NAME" }` in a loop definition resolves to `LOOPSTACKS_SECRET_NAME`. The prefix
+ * keeps a definition from reading the process's own credentials (DATABASE_URL, API keys).
+ */
+export function envSecretResolver(env: Env = process.env) {
+  return { resolve: (name: string) => env[`LOOPSTACKS_SECRET_${name}`] };
+}

@@ -1,0 +1,48 @@
+/**
+ * The one error type that crosses layers. Only adapters (route handlers, actions, the CLI)
+ * turn a code into an HTTP status, a form error or an exit code.
+ */
+export type AppErrorCode =
+  | "invalid_definition"
+  | "invalid_input"
+  | "invalid_request"
+  | "not_found"
+  | "unauthenticated"
+  | "forbidden"
+  | "conflict"
+  | "payload_too_large"
+  | "rate_limited"
+  | "unavailable"
+  | "internal";
+
+export interface AppErrorIssue {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly code: AppErrorCode;
+  readonly issues: AppErrorIssue[];
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: AppErrorCode,
+    message: string,
+    options: { issues?: AppErrorIssue[]; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.issues = options.issues ?? [];
+    this.details = options.details;
+  }
+}
+
+export function isAppError(value: unknown, code?: AppErrorCode): value is AppError {
+  return value instanceof AppError && (code === undefined || value.code === code);
+}
+
+/** Formats zod-style issues as `path: message` lines, `(root)` for the top level. */
+export function formatIssues(issues: AppErrorIssue[]): string {
+  return issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("\n");
+}

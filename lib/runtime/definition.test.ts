@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { isAppError } from "../errors";
+import { parseLoopDefinition } from "./definition";
+
+describe("parseLoopDefinition", () => {
+  it("fills defaults for the pitch's example", () => {
+    const d = parseLoopDefinition({
+      id: "patient-risk-classifier",
+      type: "llm",
+      realm: "cardiology",
+      llm: { model: "claude-sonnet-4", systemPrompt: "Classify cardiac risk.", tools: [{ name: "search_prior_cases", loopRef: "case-retrieval-loop" }] },
+    });
+    expect(d.type).toBe("llm");
+    if (d.type !== "llm") return;
+    expect(d.llm).toMatchObject({ maxTokens: 1024, maxTurns: 8 });
+    expect(d.retry).toEqual({ maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 5_000, multiplier: 2 });
+    expect(d.limits).toEqual({ timeoutMs: 120_000, maxDepth: 8 });
+  });
+
+  it("reports every problem at once with its path", () => {
+    try {
+      parseLoopDefinition({
+        id: "ok",
+        type: "http",
+        realm: "Bad Realm",
+        retry: { maxAttempts: 0 },
+        http: { method: "FETCH", url: "", headers: { Authorization: { secret: "" } }, extra: true },
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(isAppError(error, "invalid_definition")).toBe(true);
+      const paths = (error as { issues: { path: string }[] }).issues.map((i) => i.path).sort();
+      expect(paths).toEqual(["http", "http.headers.Authorization.secret", "http.method", "http.url", "realm", "retry.maxAttempts"].sort());
+    }
+  });
+
+  it("rejects an unknown type and duplicate tool names", () => {
+    expect(() => parseLoopDefinition({ id: "x", type: "grpc", realm: "r" })).toThrow(/type/);
+    expect(() =>
+      parseLoopDefinition({ id: "x", type: "llm", realm: "r", llm: { model: "m", tools: [{ name: "t", loopRef: "a" }, { name: "t", loopRef: "b" }] } }),
+    ).toThrow(/llm.tools\[1\].name: duplicate tool name "t"/);
+  });
+
+  it("keeps secret references as references", () => {
+    const d = parseLoopDefinition({ id: "h", type: "http", realm: "r", http: { url: "https://x.test/{{input.id}}", headers: { "x-api-key": { secret: "PARTNER_KEY" } } } });
+    expect(d.type === "http" && d.http.headers["x-api-key"]).toEqual({ secret: "PARTNER_KEY" });
+  });
+});

@@ -1,0 +1,18 @@
+import type { Attempt, Clock, FetchLike, McpClientFactory, SecretResolver } from "./types";
+
+/** What every dispatcher receives for one frame. */
+export interface DispatchContext {
+  frameId: string;
+  runId: string;
+  /** Aborted on cancellation or when the frame's deadline passes (the reason says which). */
+  signal: AbortSignal;
+  clock: Clock;
+  fetch: FetchLike;
+  secrets: SecretResolver;
+  mcp: McpClientFactory;
+  recordAttempt(attempt: Attempt): void;
+}
+
+export interface DispatchOutcome {
+  output: unknown;
+}

@@ -1,0 +1,386 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseLoopDefinition, type HttpLoopDefinition, type LoopDefinitionInput } from "../definition";
+import type { DispatchContext } from "../dispatch";
+import { DispatchError } from "../retry";
+import type { Attempt } from "../types";
+import { dispatchHttp } from "./http";
+
+interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+type Handler = (request: SeenRequest, response: ServerResponse) => void;
+
+const SECRET = "s3cr3t-value-9f8e7d";
+
+let server: Server;
+let baseUrl: string;
+let seen: SeenRequest[];
+let handler: Handler;
+/** Called as soon as a request has been read, before the handler answers. */
+let onRequest: (request: SeenRequest) => void;
+
+// A fresh server per test gives each test its own origin, so no pooled keep-alive socket from a
+// previous test (for instance one left by a cancelled request) is ever reused.
+beforeEach(async () => {
+  seen = [];
+  handler = (_request, response) => response.end("{}");
+  onRequest = () => undefined;
+  server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const recorded = { method: request.method ?? "", url: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") };
+      seen.push(recorded);
+      onRequest(recorded);
+      handler(recorded, response);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "content-type": "application/json" });
+  response.end(JSON.stringify(body));
+}
+
+function httpLoop(http: Partial<Extract<LoopDefinitionInput, { type: "http" }>["http"]>, retry: { maxAttempts?: number } = {}): HttpLoopDefinition {
+  const definition = parseLoopDefinition({
+    id: "call-api",
+    realm: "test",
+    type: "http",
+    http: { url: `${baseUrl}/`, ...http },
+    retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20, ...retry },
+  });
+  if (definition.type !== "http") throw new Error("expected an http loop");
+  return definition;
+}
+
+function context(options: { signal?: AbortSignal; secrets?: Record<string, string> } = {}) {
+  const attempts: Attempt[] = [];
+  const secrets = options.secrets ?? {};
+  const unused = () => {
+    throw new Error("MCP is not used by http loops");
+  };
+  const ctx: DispatchContext = {
+    frameId: "frame-1a2b",
+    runId: "run-3c4d",
+    signal: options.signal ?? new AbortController().signal,
+    clock: { now: () => new Date() },
+    fetch: globalThis.fetch,
+    secrets: { resolve: (name) => secrets[name] },
+    mcp: { callTool: unused, listTools: unused, close: unused },
+    recordAttempt: (attempt) => attempts.push(attempt),
+  };
+  return { ctx, attempts };
+}
+
+async function failure(promise: Promise<unknown>): Promise<DispatchError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DispatchError) return error;
+    throw error;
+  }
+  throw new Error("expected the dispatch to fail");
+}
+
+describe("dispatchHttp: the request", () => {
+  it("sends the rendered URL and body exactly", async () => {
+    handler = (_request, response) => json(response, 200, { ok: true });
+    const { ctx, attempts } = context();
+    const definition = httpLoop({
+      method: "POST",
+      url: `${baseUrl}/users/{{input.user.id}}/notes?tag={{ input.tag }}`,
+      body: { name: "{{input.user.name}}", count: "{{input.count}}", note: "hi {{input.user.name}} #{{input.count}}", labels: ["{{input.labels}}"] },
+    });
+
+    const outcome = await dispatchHttp(definition, { user: { id: "a b/c", name: "Ada" }, tag: "x&y=1", count: 3, labels: { a: 1 } }, ctx);
+
+    expect(outcome).toEqual({ output: { ok: true } });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.method).toBe("POST");
+    expect(seen[0]?.url).toBe("/users/a%20b%2Fc/notes?tag=x%26y%3D1");
+    expect(seen[0]?.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(seen[0]?.body ?? "")).toEqual({ name: "Ada", count: 3, note: "hi Ada #3", labels: [{ a: 1 }] });
+    expect(attempts).toMatchObject([{ attempt: 1, ok: true }]);
+  });
+
+  it("sends the input itself when no body template is set, and no body for GET", async () => {
+    const { ctx } = context();
+    await dispatchHttp(httpLoop({ method: "PUT" }), { a: [1, 2] }, ctx);
+    await dispatchHttp(httpLoop({ method: "GET", url: `${baseUrl}/items/{{input.id}}` }), { id: 7 }, ctx);
+
+    expect(seen[0]?.body).toBe('{"a":[1,2]}');
+    expect(seen[1]).toMatchObject({ method: "GET", url: "/items/7", body: "" });
+    expect(seen[1]?.headers["content-type"]).toBeUndefined();
+  });
+
+  it("renders literal headers and keeps a content type the definition sets", async () => {
+    const { ctx } = context();
+    await dispatchHttp(httpLoop({ method: "PATCH", headers: { "X-Tenant": "t-{{input.tenant}}", "Content-Type": "application/merge-patch+json" } }), { tenant: 9 }, ctx);
+
+    expect(seen[0]?.headers["x-tenant"]).toBe("t-9");
+    expect(seen[0]?.headers["content-type"]).toBe("application/merge-patch+json");
+  });
+
+  it("fails before sending when a template value is missing", async () => {
+    const { ctx, attempts } = context();
+    const error = await failure(dispatchHttp(httpLoop({ url: `${baseUrl}/{{input.id}}` }), {}, ctx));
+
+    expect(error.code).toBe("template_missing_value");
+    expect(error.message).toContain("input.id is missing");
+    expect(seen).toHaveLength(0);
+    expect(attempts).toHaveLength(0);
+  });
+});
+
+describe("dispatchHttp: secrets", () => {
+  it("sends the secret header but never returns its value, even when the server echoes it", async () => {
+    handler = (request, response) => json(response, 200, { echoed: request.headers.authorization, [`${request.headers.authorization}`]: "as a key" });
+    const { ctx, attempts } = context({ secrets: { API_TOKEN: `Bearer ${SECRET}` } });
+    const definition = httpLoop({ headers: { Authorization: { secret: "API_TOKEN" } } });
+
+    const outcome = await dispatchHttp(definition, { q: 1 }, ctx);
+
+    expect(seen[0]?.headers.authorization).toBe(`Bearer ${SECRET}`);
+    expect(outcome.output).toEqual({ echoed: "[redacted]", "[redacted]": "as a key" });
+    expect(JSON.stringify(outcome)).not.toContain(SECRET);
+    expect(JSON.stringify(attempts)).not.toContain(SECRET);
+  });
+
+  it("keeps the secret out of a text response", async () => {
+    handler = (request, response) => response.end(`you sent ${JSON.stringify(request.headers)}`);
+    const { ctx } = context({ secrets: { KEY: SECRET } });
+
+    const outcome = await dispatchHttp(httpLoop({ headers: { "X-Api-Key": { secret: "KEY" } }, response: { type: "text" } }), null, ctx);
+
+    expect(outcome.output).toContain('"x-api-key":"[redacted]"');
+    expect(JSON.stringify(outcome)).not.toContain(SECRET);
+  });
+
+  it("keeps the secret out of errors and recorded attempts when a failing server echoes it", async () => {
+    handler = (request, response) => json(response, 503, { error: "overloaded", yourKey: request.headers["x-api-key"] });
+    const { ctx, attempts } = context({ secrets: { KEY: SECRET } });
+
+    const error = await failure(dispatchHttp(httpLoop({ headers: { "X-Api-Key": { secret: "KEY" } } }, { maxAttempts: 2 }), {}, ctx));
+
+    expect(seen).toHaveLength(2);
+    expect(seen[0]?.headers["x-api-key"]).toBe(SECRET);
+    expect(error.code).toBe("http_status");
+    expect(error.details).toEqual({ body: '{"error":"overloaded","yourKey":"[redacted]"}' });
+    expect(attempts).toHaveLength(2);
+    for (const text of [error.message, JSON.stringify(error.details), JSON.stringify(error.toFrameError()), JSON.stringify(attempts)]) {
+      expect(text).not.toContain(SECRET);
+    }
+  });
+
+  it("keeps the secret out of an invalid JSON error", async () => {
+    handler = (request, response) => response.end(`not json ${String(request.headers["x-api-key"])}`);
+    const { ctx, attempts } = context({ secrets: { KEY: SECRET } });
+
+    const error = await failure(dispatchHttp(httpLoop({ headers: { "X-Api-Key": { secret: "KEY" } } }), {}, ctx));
+
+    expect(error.code).toBe("invalid_response");
+    expect(JSON.stringify(error.toFrameError())).not.toContain(SECRET);
+    expect(String(error.cause ?? "")).not.toContain(SECRET);
+    expect(JSON.stringify(attempts)).not.toContain(SECRET);
+  });
+
+  it("fails without sending when a secret is not set", async () => {
+    const { ctx, attempts } = context();
+    const error = await failure(dispatchHttp(httpLoop({ headers: { Authorization: { secret: "MISSING_TOKEN" } } }), {}, ctx));
+
+    expect(error).toMatchObject({ code: "secret_missing", message: "Secret MISSING_TOKEN is not set", retryable: false });
+    expect(seen).toHaveLength(0);
+    expect(attempts).toHaveLength(0);
+  });
+});
+
+describe("dispatchHttp: retries and idempotency", () => {
+  it("retries a 503 and succeeds on the second attempt with the same Idempotency-Key", async () => {
+    handler = (_request, response) => (seen.length === 1 ? json(response, 503, { error: "busy" }) : json(response, 200, { done: true }));
+    const { ctx, attempts } = context();
+
+    const outcome = await dispatchHttp(httpLoop({}), { x: 1 }, ctx);
+
+    expect(outcome.output).toEqual({ done: true });
+    expect(seen.map((request) => request.headers["idempotency-key"])).toEqual(["frame-1a2b", "frame-1a2b"]);
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0]).toMatchObject({ attempt: 1, ok: false, error: { code: "http_status", status: 503, retryable: true } });
+    expect(attempts[0]?.delayMs).toBeGreaterThan(0);
+    expect(attempts[1]).toMatchObject({ attempt: 2, ok: true });
+  });
+
+  it("keeps an Idempotency-Key the definition sets", async () => {
+    const { ctx } = context();
+    await dispatchHttp(httpLoop({ headers: { "idempotency-key": "order-{{input.order}}" } }), { order: 12 }, ctx);
+    expect(seen[0]?.headers["idempotency-key"]).toBe("order-12");
+  });
+
+  it("fails at once on a 404", async () => {
+    handler = (_request, response) => json(response, 404, { error: "no such user" });
+    const { ctx, attempts } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({ url: `${baseUrl}/users/1?token=abc123` }), {}, ctx));
+
+    expect(error).toMatchObject({ code: "http_status", status: 404, retryable: false, message: `HTTP 404 from ${baseUrl}/users/1` });
+    expect(error.details).toEqual({ body: '{"error":"no such user"}' });
+    expect(seen).toHaveLength(1);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({ ok: false, error: { code: "http_status", status: 404, retryable: false } });
+    expect(attempts[0]?.delayMs).toBeUndefined();
+  });
+
+  it("keeps only the first 2 KB of a failed response's body", async () => {
+    handler = (_request, response) => {
+      response.writeHead(500);
+      response.end("e".repeat(10_000));
+    };
+    const { ctx } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({}, { maxAttempts: 1 }), {}, ctx));
+
+    expect(error.details).toEqual({ body: "e".repeat(2048) });
+  });
+
+  it("times out a server that never answers, once per attempt", async () => {
+    handler = () => undefined;
+    const { ctx, attempts } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({ timeoutMs: 100 }, { maxAttempts: 2 }), {}, ctx));
+
+    expect(error).toMatchObject({ code: "http_timeout", retryable: true });
+    expect(seen).toHaveLength(2);
+    expect(attempts).toHaveLength(2);
+    expect(attempts.map((attempt) => attempt.error?.code)).toEqual(["http_timeout", "http_timeout"]);
+  });
+
+  it("stops at once when the frame is cancelled mid-request", async () => {
+    const controller = new AbortController();
+    handler = () => undefined;
+    onRequest = () => controller.abort();
+    const { ctx, attempts } = context({ signal: controller.signal });
+
+    const error = await failure(dispatchHttp(httpLoop({ timeoutMs: 10_000 }, { maxAttempts: 3 }), {}, ctx));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect(error.code).toBe("cancelled");
+    expect(error.retryable).toBe(false);
+    expect(seen).toHaveLength(1);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({ ok: false, error: { code: "cancelled" } });
+  });
+
+  it("reports the frame's deadline as the signal's reason", async () => {
+    const controller = new AbortController();
+    handler = () => undefined;
+    onRequest = () => controller.abort(new DispatchError("deadline_exceeded", "The frame exceeded its 50 ms budget"));
+    const { ctx } = context({ signal: controller.signal });
+
+    const error = await failure(dispatchHttp(httpLoop({ timeoutMs: 10_000 }), {}, ctx));
+
+    expect(error.code).toBe("deadline_exceeded");
+    expect(seen).toHaveLength(1);
+  });
+
+  it("retries a refused connection", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const { ctx, attempts } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({ url: `http://127.0.0.1:${port}/x?key=abc` }, { maxAttempts: 2 }), {}, ctx));
+
+    expect(error).toMatchObject({ code: "http_connection_error", retryable: true });
+    expect(error.message).toContain(`http://127.0.0.1:${port}/x`);
+    expect(error.message).not.toContain("key=abc");
+    expect(attempts).toHaveLength(2);
+  });
+});
+
+describe("dispatchHttp: the response", () => {
+  it("fails on invalid JSON without retrying", async () => {
+    handler = (_request, response) => response.end("{not json");
+    const { ctx, attempts } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({}), {}, ctx));
+
+    expect(error).toMatchObject({ code: "invalid_response", retryable: false });
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("returns the picked nested value", async () => {
+    handler = (_request, response) => json(response, 200, { data: { items: [{ name: "a" }, { name: "b", score: 0.5 }] } });
+    const { ctx } = context();
+
+    const outcome = await dispatchHttp(httpLoop({ response: { type: "json", pick: "data.items[1]" } }), {}, ctx);
+
+    expect(outcome.output).toEqual({ name: "b", score: 0.5 });
+  });
+
+  it("fails naming the path when the pick finds nothing", async () => {
+    handler = (_request, response) => json(response, 200, { data: {} });
+    const { ctx } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({ response: { type: "json", pick: "data.items[0].name" } }), {}, ctx));
+
+    expect(error.code).toBe("invalid_response");
+    expect(error.message).toContain('"data.items[0].name"');
+  });
+
+  it("returns text as it came", async () => {
+    handler = (_request, response) => response.end("plain words");
+    const { ctx } = context();
+    expect((await dispatchHttp(httpLoop({ response: { type: "text" } }), {}, ctx)).output).toBe("plain words");
+  });
+
+  it("returns null for an empty JSON response", async () => {
+    handler = (_request, response) => {
+      response.writeHead(204);
+      response.end();
+    };
+    const { ctx } = context();
+    expect((await dispatchHttp(httpLoop({ method: "DELETE" }), {}, ctx)).output).toBeNull();
+  });
+
+  it.each([
+    ["streamed without a length", false],
+    ["with a declared length", true],
+  ])("refuses a response over the size limit %s", async (_name, declaresLength) => {
+    const payload = JSON.stringify({ blob: "x".repeat(5000) });
+    handler = (_request, response) => {
+      response.writeHead(200, declaresLength ? { "content-length": String(Buffer.byteLength(payload)) } : {});
+      response.write(payload.slice(0, 2000));
+      setTimeout(() => response.end(payload.slice(2000)), 10);
+    };
+    const { ctx, attempts } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({}), {}, ctx, { maxResponseBytes: 1024 }));
+
+    expect(error).toMatchObject({ code: "response_too_large", retryable: false });
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("accepts a response exactly at the size limit", async () => {
+    const payload = JSON.stringify("y".repeat(1022));
+    handler = (_request, response) => response.end(payload);
+    const { ctx } = context();
+
+    const outcome = await dispatchHttp(httpLoop({}), {}, ctx, { maxResponseBytes: 1024 });
+
+    expect(outcome.output).toBe("y".repeat(1022));
+  });
+});

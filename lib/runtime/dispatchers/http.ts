@@ -1,0 +1,226 @@
+import type { HttpLoopDefinition } from "../definition";
+import type { DispatchContext, DispatchOutcome } from "../dispatch";
+import { cancellationError, DispatchError, isAbortError, isRetryableStatus, toDispatchError, withRetry } from "../retry";
+import { getPath, renderJson, renderString, renderUrl } from "../template";
+import { redactError, redactSecrets } from "../redact";
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+/** How much of a failed response's body is kept in the error, enough to read the server's complaint. */
+const ERROR_BODY_BYTES = 2 * 1024;
+
+const CONNECTION_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_CLOSED",
+]);
+
+export interface HttpDispatchOptions {
+  /** Responses larger than this fail with `response_too_large`; reading stops at the limit. */
+  maxResponseBytes?: number;
+}
+
+interface PreparedRequest {
+  url: URL;
+  /** Origin and path only: query strings may carry tokens, so they stay out of messages. */
+  target: string;
+  method: string;
+  headers: Headers;
+  body: string | undefined;
+}
+
+/**
+ * Calls the loop's HTTP endpoint. Secrets are resolved here, at dispatch time, and every
+ * resolved value is scrubbed from the output and from errors: the server may echo a header
+ * back, and what this returns ends up in traces and exports.
+ */
+export async function dispatchHttp(
+  definition: HttpLoopDefinition,
+  input: unknown,
+  ctx: DispatchContext,
+  options: HttpDispatchOptions = {},
+): Promise<DispatchOutcome> {
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const secretValues: string[] = [];
+  const redact = (value: unknown) => redactSecrets(value, secretValues);
+  try {
+    const request = prepareRequest(definition, input, ctx, secretValues);
+    const output = await withRetry(
+      async () => {
+        try {
+          return await attempt(request, definition, ctx, maxResponseBytes);
+        } catch (error) {
+          throw redactError(toDispatchError(error), secretValues);
+        }
+      },
+      { policy: definition.retry, signal: ctx.signal, clock: ctx.clock, onAttempt: ctx.recordAttempt },
+    );
+    return { output: redact(output) };
+  } catch (error) {
+    throw redactError(error, secretValues);
+  }
+}
+
+function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: DispatchContext, secretValues: string[]): PreparedRequest {
+  const { http } = definition;
+  const url = renderUrl(http.url, input);
+  const target = `${url.origin}${url.pathname}`;
+
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(http.headers)) {
+    let rendered: string;
+    if (typeof value === "string") {
+      rendered = renderString(value, input);
+    } else {
+      const secret = ctx.secrets.resolve(value.secret);
+      if (secret === undefined) throw new DispatchError("secret_missing", `Secret ${value.secret} is not set`);
+      secretValues.push(secret);
+      rendered = secret;
+    }
+    try {
+      headers.set(name, rendered);
+    } catch {
+      throw new DispatchError("invalid_header", `Header ${name} has an invalid name or value`);
+    }
+  }
+  // A retried call whose first response was lost must be recognisable to the server.
+  if (!headers.has("idempotency-key")) headers.set("idempotency-key", ctx.frameId);
+
+  let body: string | undefined;
+  if (http.method !== "GET" && http.method !== "HEAD") {
+    const payload = http.body === undefined ? input : renderJson(http.body, input);
+    body = payload === undefined ? undefined : JSON.stringify(payload);
+    if (body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+
+  return { url, target, method: http.method, headers, body };
+}
+
+async function attempt(request: PreparedRequest, definition: HttpLoopDefinition, ctx: DispatchContext, maxResponseBytes: number): Promise<unknown> {
+  const { timeoutMs, response: responseConfig } = definition.http;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = AbortSignal.any([ctx.signal, timeout]);
+  try {
+    const response = await ctx.fetch(request.url.href, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.body !== undefined ? { body: request.body } : {}),
+      signal,
+    });
+
+    if (!response.ok) {
+      const { bytes } = await readBody(response, ERROR_BODY_BYTES);
+      throw new DispatchError("http_status", `HTTP ${response.status} from ${request.target}`, {
+        status: response.status,
+        retryable: isRetryableStatus(response.status),
+        details: { body: decode(bytes) },
+      });
+    }
+
+    const declaredLength = Number(response.headers.get("content-length"));
+    if (Number.isFinite(declaredLength) && declaredLength > maxResponseBytes) {
+      await response.body?.cancel().catch(() => undefined);
+      throw tooLarge(request, maxResponseBytes);
+    }
+    const { bytes, isComplete } = await readBody(response, maxResponseBytes);
+    if (!isComplete) throw tooLarge(request, maxResponseBytes);
+
+    const parsed = responseConfig.type === "json" ? parseJson(decode(bytes), request) : decode(bytes);
+    if (responseConfig.pick === undefined) return parsed;
+    const picked = getPath(parsed, responseConfig.pick);
+    if (picked === undefined) {
+      throw new DispatchError("invalid_response", `The response from ${request.target} has no value at "${responseConfig.pick}"`);
+    }
+    return picked;
+  } catch (error) {
+    if (ctx.signal.aborted) throw cancellationError(ctx.signal);
+    if (error instanceof DispatchError) throw error;
+    if (timeout.aborted || isAbortError(error)) {
+      throw new DispatchError("http_timeout", `No response from ${request.target} within ${timeoutMs} ms`, { retryable: true, cause: error });
+    }
+    if (isConnectionError(error)) {
+      throw new DispatchError("http_connection_error", `Could not reach ${request.target}: ${describeConnectionError(error)}`, {
+        retryable: true,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Reads at most `maxBytes`, then stops reading; `isComplete` says whether the whole body fit. */
+async function readBody(response: Response, maxBytes: number): Promise<{ bytes: Uint8Array; isComplete: boolean }> {
+  if (!response.body) return { bytes: new Uint8Array(), isComplete: true };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { bytes: concat(chunks, total), isComplete: true };
+    if (total + value.byteLength > maxBytes) {
+      chunks.push(value.subarray(0, maxBytes - total));
+      void reader.cancel().catch(() => undefined);
+      return { bytes: concat(chunks, maxBytes), isComplete: false };
+    }
+    chunks.push(value);
+    total += value.byteLength;
+  }
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+function parseJson(text: string, request: PreparedRequest): unknown {
+  // A 204 or an empty 200 carries no value rather than malformed JSON.
+  if (text.trim() === "") return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    // The parser's message quotes the body, which may echo a secret; it is not kept.
+    throw new DispatchError("invalid_response", `The response from ${request.target} is not valid JSON`);
+  }
+}
+
+function tooLarge(request: PreparedRequest, maxResponseBytes: number): DispatchError {
+  return new DispatchError("response_too_large", `The response from ${request.target} exceeds ${maxResponseBytes} bytes`);
+}
+
+function isConnectionError(error: unknown): boolean {
+  if (error instanceof TypeError) return true;
+  const code = errorCode(error) ?? errorCode(error instanceof Error ? error.cause : undefined);
+  if (code !== undefined && CONNECTION_ERROR_CODES.has(code)) return true;
+  return error instanceof Error && /socket hang up/i.test(error.message);
+}
+
+/** fetch reports every network failure as "fetch failed"; the cause says what happened. */
+function describeConnectionError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause;
+  return cause instanceof Error && cause.message ? cause.message : error.message;
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (error !== null && typeof error === "object" && "code" in error && typeof error.code === "string") return error.code;
+  return undefined;
+}
+

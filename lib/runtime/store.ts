@@ -1,0 +1,175 @@
+import type { LoopDefinition } from "./definition";
+import type { PromptSelectionContext, ResolvedPrompt } from "./prompt-selection";
+import type {
+  Attempt,
+  AuthorizationDecision,
+  FrameError,
+  FrameStatus,
+  Identity,
+  LoopRevision,
+  PromptVersion,
+  RegisteredLoop,
+  Role,
+  RunStatus,
+  TraceFrame,
+} from "./types";
+
+export interface SaveRevisionParams {
+  definition: LoopDefinition;
+  hash: string;
+  actor: string;
+  /** LLM loops: a new prompt version to create and activate with this revision. */
+  prompt?: { systemPrompt: string; params: PromptVersion["params"]; message: string };
+}
+
+export interface SaveRevisionResult {
+  loop: RegisteredLoop;
+  /** false when the definition was identical to the current revision. */
+  changed: boolean;
+  promptVersion: number | null;
+}
+
+export interface NewRun {
+  id: string;
+  realmId: string;
+  loopId: string;
+  loopRevision: number;
+  status: RunStatus;
+  input: unknown;
+  identity: Identity;
+  createdAt: Date;
+  deadlineAt: Date | null;
+}
+
+export interface RunPatch {
+  status: RunStatus;
+  output?: unknown;
+  error?: FrameError | null;
+  endedAt?: Date;
+  frameCount?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+export interface NewFrame {
+  id: string;
+  runId: string;
+  parentFrameId: string | null;
+  parentToolCallId: string | null;
+  depth: number;
+  seq: number;
+  realmId: string;
+  loopId: string;
+  loopRevision: number;
+  loopType: string;
+  promptVersion: number | null;
+  promptChoice: Record<string, unknown> | null;
+  status: FrameStatus;
+  input: unknown;
+  model: string | null;
+  identity: Identity;
+  authorization: AuthorizationDecision;
+  error?: FrameError | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt?: Date | null;
+}
+
+export interface FramePatch {
+  status: FrameStatus;
+  output?: unknown;
+  error?: FrameError | null;
+  attempts?: Attempt[];
+  inputTokens?: number;
+  outputTokens?: number;
+  turns?: number;
+  endedAt?: Date;
+  durationMs?: number;
+}
+
+export interface NewToolCall {
+  frameId: string;
+  id: string;
+  runId: string;
+  turn: number;
+  position: number;
+  name: string;
+  kind: "loop" | "mcp" | "unknown";
+  input: unknown;
+  childFrameId: string | null;
+  startedAt: Date;
+}
+
+export interface ToolCallPatch {
+  output: unknown;
+  isError: boolean;
+  endedAt: Date;
+  durationMs: number;
+}
+
+/** A frame's whole row as the runtime knows it, for the batch writer. */
+export interface FrameRow extends NewFrame {
+  attempts?: Attempt[];
+  output?: unknown;
+  inputTokens?: number;
+  outputTokens?: number;
+  turns?: number;
+  durationMs?: number | null;
+}
+
+/** A tool call's whole row as the runtime knows it, for the batch writer. */
+export interface ToolCallRow extends NewToolCall {
+  output?: unknown;
+  isError?: boolean;
+  endedAt?: Date | null;
+  durationMs?: number | null;
+}
+
+export interface SavedTurn {
+  turn: number;
+  messages: unknown[];
+  stopReason: string | null;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface StoreAuditEvent {
+  action: string;
+  outcome?: "ok" | "denied" | "failed";
+  actor: Pick<Identity, "subject"> & Partial<Pick<Identity, "kind" | "source">>;
+  realmId?: string | null;
+  targetType?: string | null;
+  targetId?: string | null;
+  data?: Record<string, unknown>;
+}
+
+/** Everything the runtime persists or reads. The PostgreSQL/PGlite implementation is `db/store.ts`. */
+export interface RuntimeStore {
+  getLoop(id: string): Promise<RegisteredLoop | null>;
+  getRevision(loopId: string, revision: number): Promise<LoopRevision | null>;
+  /** Which of these loop ids exist. */
+  existingLoopIds(ids: string[]): Promise<Set<string>>;
+  listLoops(filter: { realms?: readonly string[]; type?: string }): Promise<RegisteredLoop[]>;
+  listRevisions(loopId: string): Promise<LoopRevision[]>;
+  saveRevision(params: SaveRevisionParams): Promise<SaveRevisionResult>;
+  getActivePrompt(loopId: string): Promise<PromptVersion | null>;
+  /**
+   * The prompt version one frame runs, read when the frame starts and never cached: the active
+   * version, or a running rollout's pick for this caller or input; `version` forces one (replay).
+   */
+  resolvePrompt(loopId: string, context: PromptSelectionContext & { version?: number }): Promise<ResolvedPrompt | null>;
+  getRealmRoles(realmId: string, groupDns: readonly string[]): Promise<{ groupDn: string; role: Role }[]>;
+
+  createRun(run: NewRun): Promise<void>;
+  finishRun(runId: string, patch: RunPatch): Promise<void>;
+  insertFrame(frame: NewFrame): Promise<void>;
+  updateFrame(frameId: string, patch: FramePatch): Promise<void>;
+  insertToolCall(call: NewToolCall): Promise<void>;
+  finishToolCall(frameId: string, id: string, patch: ToolCallPatch): Promise<void>;
+  saveTurn(frameId: string, turn: SavedTurn, createdAt: Date): Promise<void>;
+  /** Inserts or updates many frames, then many tool calls, each row its latest whole state. */
+  writeTraceBatch(batch: { frames: FrameRow[]; toolCalls: ToolCallRow[] }): Promise<void>;
+  loadTurns(frameId: string): Promise<SavedTurn[]>;
+  getTrace(runId: string): Promise<TraceFrame | null>;
+  appendAudit(event: StoreAuditEvent): Promise<void>;
+}

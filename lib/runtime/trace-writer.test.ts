@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import type { FrameRow, NewFrame, RuntimeStore, ToolCallRow } from "./store";
+import { createTraceWriter } from "./trace-writer";
+
+type Batch = { frames: FrameRow[]; toolCalls: ToolCallRow[] };
+
+/** Records the batches a writer sends; `fail` makes the next writes throw. */
+function recordingStore(options: { fail?: number; delayMs?: number } = {}) {
+  const batches: Batch[] = [];
+  let failuresLeft = options.fail ?? 0;
+  const store = {
+    async writeTraceBatch(batch: Batch) {
+      await new Promise((r) => setTimeout(r, options.delayMs ?? 1));
+      if (failuresLeft > 0) {
+        failuresLeft--;
+        throw new Error("connection reset");
+      }
+      batches.push(structuredClone(batch));
+    },
+  } as unknown as RuntimeStore;
+  return { store, batches };
+}
+
+function frame(id: string): NewFrame {
+  return {
+    id,
+    runId: "run",
+    parentFrameId: null,
+    parentToolCallId: null,
+    depth: 0,
+    seq: 0,
+    realmId: "r",
+    loopId: "l",
+    loopRevision: 1,
+    loopType: "llm",
+    promptVersion: null,
+    promptChoice: null,
+    status: "running",
+    input: { q: 1 },
+    model: null,
+    identity: { subject: "u", groups: [], kind: "user", source: "test" },
+    authorization: { allowed: true, action: "invoke", realm: "r", role: "operator", via: "g", reason: "", checkedAt: "" },
+    createdAt: new Date(0),
+    startedAt: new Date(0),
+  };
+}
+
+describe("createTraceWriter", () => {
+  it("merges changes made in one tick into one batch with each row's latest state", async () => {
+    const { store, batches } = recordingStore();
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("a"));
+    writer.insertFrame(frame("b"));
+    writer.updateFrame("a", { status: "succeeded", output: "done", endedAt: new Date(5) });
+    writer.insertToolCall({ frameId: "a", id: "t1", runId: "run", turn: 1, position: 0, name: "x", kind: "loop", input: {}, childFrameId: "b", startedAt: new Date(1) });
+    await writer.flush();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.frames.map((f) => [f.id, f.status, f.output ?? null])).toEqual([
+      ["a", "succeeded", "done"],
+      ["b", "running", null],
+    ]);
+    expect(batches[0]!.toolCalls).toHaveLength(1);
+  });
+
+  it("writes changes made during a write in the next batch, and flush waits for them", async () => {
+    const { store, batches } = recordingStore({ delayMs: 20 });
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("a"));
+    await new Promise((r) => setTimeout(r, 5));
+    writer.updateFrame("a", { status: "failed" });
+    await writer.flush();
+    expect(batches.map((b) => b.frames[0]!.status)).toEqual(["running", "failed"]);
+  });
+
+  it("retries a failed write and keeps the rows", async () => {
+    const errors: unknown[] = [];
+    const { store, batches } = recordingStore({ fail: 2 });
+    const writer = createTraceWriter(store, (e) => errors.push(e));
+    writer.insertFrame(frame("a"));
+    await writer.flush();
+    expect(errors).toHaveLength(2);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.frames[0]!.id).toBe("a");
+  });
+
+  it("rejects flush once writes keep failing", async () => {
+    const { store } = recordingStore({ fail: 100 });
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("a"));
+    await expect(writer.flush()).rejects.toThrow("connection reset");
+  });
+
+  it("refuses an update to a frame it never recorded", () => {
+    const writer = createTraceWriter(recordingStore().store);
+    expect(() => writer.updateFrame("ghost", { status: "failed" })).toThrow(/not recorded/);
+  });
+});

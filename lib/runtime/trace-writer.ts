@@ -1,0 +1,117 @@
+import type { FramePatch, FrameRow, NewFrame, NewToolCall, RuntimeStore, ToolCallPatch, ToolCallRow } from "./store";
+
+const FINAL_STATUSES = new Set(["succeeded", "failed", "denied", "cancelled"]);
+const RETRY_DELAY_MS = 100;
+const MAX_CONSECUTIVE_FAILURES = 5;
+
+/**
+ * Persists the trace as it happens without a round trip per change: frame and tool-call
+ * writes are merged per row and written in batches, one batch right after another, so a
+ * change is in the database a few milliseconds after it happens. `flush()` waits until
+ * everything recorded so far is written — callers use it before anything that must follow
+ * the frame rows (a saved conversation turn, the end of a run).
+ */
+export interface TraceWriter {
+  insertFrame(frame: NewFrame): void;
+  updateFrame(frameId: string, patch: FramePatch): void;
+  insertToolCall(call: NewToolCall): void;
+  finishToolCall(frameId: string, id: string, patch: ToolCallPatch): void;
+  flush(): Promise<void>;
+}
+
+export function createTraceWriter(store: RuntimeStore, onError: (error: unknown) => void = () => {}): TraceWriter {
+  const frames = new Map<string, FrameRow>();
+  const calls = new Map<string, ToolCallRow>();
+  const pendingFrames = new Set<string>();
+  const pendingCalls = new Set<string>();
+  let writing: Promise<void> | null = null;
+  let scheduled = false;
+  let failures = 0;
+  let lastError: unknown = null;
+  const waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+
+  const hasPending = () => pendingFrames.size > 0 || pendingCalls.size > 0;
+
+  const settleWaiters = () => {
+    if (hasPending() || writing || scheduled) return;
+    for (const waiter of waiters.splice(0)) waiter.resolve();
+  };
+
+  const schedule = (delayMs = 0) => {
+    if (scheduled || writing) return;
+    scheduled = true;
+    const run = () => {
+      scheduled = false;
+      void write();
+    };
+    if (delayMs > 0) setTimeout(run, delayMs);
+    else setImmediate(run);
+  };
+
+  const write = async () => {
+    if (!hasPending()) return settleWaiters();
+    const frameIds = [...pendingFrames];
+    const callKeys = [...pendingCalls];
+    pendingFrames.clear();
+    pendingCalls.clear();
+    const batch = { frames: frameIds.map((id) => ({ ...frames.get(id)! })), toolCalls: callKeys.map((key) => ({ ...calls.get(key)! })) };
+    writing = store.writeTraceBatch(batch);
+    try {
+      await writing;
+      failures = 0;
+      // Rows that reached their end and have not changed since are no longer needed.
+      for (const row of batch.frames) if (FINAL_STATUSES.has(row.status) && !pendingFrames.has(row.id)) frames.delete(row.id);
+      for (const key of callKeys) if (calls.get(key)?.endedAt && !pendingCalls.has(key)) calls.delete(key);
+    } catch (error) {
+      failures++;
+      lastError = error;
+      onError(error);
+      for (const id of frameIds) pendingFrames.add(id);
+      for (const key of callKeys) pendingCalls.add(key);
+      if (failures >= MAX_CONSECUTIVE_FAILURES) {
+        // Waiters learn that their rows could not be written; the rows stay queued.
+        for (const waiter of waiters.splice(0)) waiter.reject(lastError);
+      }
+    } finally {
+      writing = null;
+    }
+    if (hasPending()) schedule(failures > 0 ? RETRY_DELAY_MS * Math.min(failures, 10) : 0);
+    else settleWaiters();
+  };
+
+  return {
+    insertFrame(frame) {
+      frames.set(frame.id, { ...frame });
+      pendingFrames.add(frame.id);
+      schedule();
+    },
+    updateFrame(frameId, patch) {
+      const row = frames.get(frameId);
+      if (!row) throw new Error(`Frame ${frameId} was not recorded by this writer`);
+      Object.assign(row, Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)));
+      pendingFrames.add(frameId);
+      schedule();
+    },
+    insertToolCall(call) {
+      const key = `${call.frameId}:${call.id}`;
+      calls.set(key, { ...call });
+      pendingCalls.add(key);
+      schedule();
+    },
+    finishToolCall(frameId, id, patch) {
+      const key = `${frameId}:${id}`;
+      const row = calls.get(key);
+      if (!row) throw new Error(`Tool call ${id} of frame ${frameId} was not recorded by this writer`);
+      Object.assign(row, patch);
+      pendingCalls.add(key);
+      schedule();
+    },
+    flush() {
+      if (!hasPending() && !writing && !scheduled) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ resolve, reject });
+        if (!writing) schedule();
+      });
+    },
+  };
+}
