@@ -455,7 +455,9 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
     try {
       const { runId, done } = await executor.start("tree", {}, { identity: operator });
       let progress = (await getRunProgress(rt.database.db, { runIds: [runId], scope: ["clinic"] }))[0];
-      for (let i = 0; i < 100 && (progress?.frames.total ?? 0) < 20; i++) {
+      // Wait until every frame exists and a worker holds one: right after a turn hands out its
+      // children they are queued, and no worker holds a lease for a moment.
+      for (let i = 0; i < 100 && ((progress?.frames.total ?? 0) < 20 || (progress?.workers.length ?? 0) === 0); i++) {
         await new Promise((r) => setTimeout(r, 50));
         progress = (await getRunProgress(rt.database.db, { runIds: [runId], scope: ["clinic"] }))[0];
       }
