@@ -24,6 +24,8 @@ describe("cluster engine in-process on PGlite", () => {
       { id: "root", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "ask", loopRef: "leaf" }, { name: "wait", loopRef: "hang" }] } },
       { id: "guarded", type: "llm", realm: "vault", llm: { model: "claude-test" } },
       { id: "asks-vault", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "vault", loopRef: "guarded" }] } },
+      { id: "impatient", type: "llm", realm: "clinic", limits: { timeoutMs: 800 }, llm: { model: "claude-test", tools: [{ name: "wait", loopRef: "hang" }] } },
+      { id: "delegator", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "delegate", loopRef: "impatient" }] } },
     ]);
     rt.model.setScript("root", (req, { turn }) => {
       const wait = (req.messages[0]?.content as string).includes("wait");
@@ -32,6 +34,8 @@ describe("cluster engine in-process on PGlite", () => {
     });
     rt.model.setScript("leaf", () => ({ text: "leaf answer" }));
     rt.model.setScript("hang", () => ({ hang: true }));
+    rt.model.setScript("impatient", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "wait", input: {} }] } : { text: "never asked" }));
+    rt.model.setScript("delegator", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "delegate", input: {} }] } : { text: "delegator done" }));
     rt.model.setScript("asks-vault", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "vault", input: {} }] } : { text: "no access" }));
     worker = await startWorker({ handle: rt.database, model: createAnthropicModelClient({ apiKey: "test", baseURL: rt.model.url }), mcp: createMcpClientFactory(), concurrency: 4, heartbeatMs: 500 });
     executor = await createClusterExecutor({ handle: rt.database, store: rt.store, pollMs: 200 });
@@ -73,6 +77,37 @@ describe("cluster engine in-process on PGlite", () => {
     const frames = [...walkTrace(result.trace)];
     expect(frames.find((f) => f.loop.id === "hang")).toMatchObject({ status: "failed", error: { code: "run_timeout" } });
     expect(frames.every((f) => f.status !== "running" && f.status !== "queued")).toBe(true);
+  });
+
+  it("times out a parent waiting for a hanging child: the parent fails, the child is cancelled, the grandparent gets the error and finishes", async () => {
+    const started = Date.now();
+    // The run's own deadline is far away: only the parent's limits.timeoutMs (800 ms) can end it this soon.
+    const result = await executor.run("delegator", {}, { identity: operator, timeoutMs: 60_000 });
+    expect(result.status).toBe("succeeded");
+    expect(result.output).toBe("delegator done");
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const [parent] = result.trace.children;
+    expect(parent).toMatchObject({ status: "failed", error: { code: "frame_timeout", message: "Frame exceeded impatient's timeout of 800 ms (limits.timeoutMs)" } });
+    expect(parent!.children[0]).toMatchObject({ status: "cancelled", error: { code: "cancelled" } });
+    expect(parent!.toolCalls[0]).toMatchObject({ isError: true, childFrameId: parent!.children[0]!.id });
+    expect(parent!.toolCalls[0]!.endedAt).not.toBeNull();
+    expect(result.trace.toolCalls[0]).toMatchObject({ isError: true, childFrameId: parent!.id, output: { error: { code: "frame_timeout" } } });
+    // The delegator's next turn was asked with the timeout as an error result.
+    const resumed = rt.model.requests.find((r) => r.frameId === result.trace.id && (r.body as { messages: unknown[] }).messages.length === 3);
+    const toolResult = ((resumed?.body as { messages: { content: unknown }[] }).messages[2]!.content as { is_error?: boolean; content: string }[])[0];
+    expect(toolResult).toMatchObject({ is_error: true, content: expect.stringMatching(/^frame_timeout: Frame exceeded impatient's timeout/) });
+    // The hanging child's model call is no longer held by the worker.
+    for (let i = 0; i < 100 && worker.stats().active > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(worker.stats().active).toBe(0);
+  });
+
+  it("fails the run when the root frame times out while its child hangs", async () => {
+    const result = await executor.run("impatient", {}, { identity: operator, timeoutMs: 60_000 });
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatchObject({ code: "frame_timeout" });
+    expect(result.trace).toMatchObject({ status: "failed", error: { code: "frame_timeout" } });
+    expect(result.trace.children[0]).toMatchObject({ status: "cancelled" });
+    expect([...walkTrace(result.trace)].flatMap((f) => f.toolCalls).every((c) => c.endedAt !== null)).toBe(true);
   });
 
   it("cancels a run whose child hangs", async () => {

@@ -146,3 +146,5 @@ export async function enqueueSteps(boss: PgBoss, tx: SqlExecutor, jobs: StepJobI
 export const WORK_CHANNEL = "loopstacks_work";
 export const RUN_ENDED_CHANNEL = "loopstacks_run_ended";
 export const RUN_CANCELLED_CHANNEL = "loopstacks_run_cancelled";
+/** Frames ended from outside their steps (a parent's timeout), as comma-separated ids. */
+export const FRAMES_ENDED_CHANNEL = "loopstacks_frames_ended";

@@ -1,6 +1,7 @@
 import type { PgBoss } from "pg-boss";
 import type { Attempt, AuthorizationDecision, FrameError, FrameStatus, Identity } from "../runtime/types";
-import { enqueueSteps, frameStepJob, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, type StepJobInsert } from "./queue";
+import { limitsSchema } from "../runtime/definition";
+import { enqueueSteps, frameStepJob, FRAMES_ENDED_CHANNEL, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, type StepJobInsert } from "./queue";
 import { json, type SqlDatabase, type SqlExecutor } from "./sql";
 
 /**
@@ -29,6 +30,8 @@ export interface FrameState {
   startedAt: Date | null;
   turns: number;
   run: { status: FrameStatus; identity: Identity; deadlineAt: Date | null };
+  /** Null for the root frame. */
+  parentStatus: FrameStatus | null;
   /** Set by `claimFrame`: this worker now holds the lease of the (running) frame. */
   isClaimed?: boolean;
   /** Set by `claimFrame` for a running LLM frame: its saved turns and the tool calls of the last one. */
@@ -55,13 +58,15 @@ interface FrameRow {
   run_status: FrameStatus;
   run_identity: Identity;
   run_deadline_at: Date | string | null;
+  parent_status: FrameStatus | null;
 }
 
 const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
 
 const FRAME_COLUMNS = `f.id, f.run_id, f.parent_frame_id, f.parent_tool_call_id, f.depth, f.realm_id, f.loop_id, f.loop_revision,
   f.loop_type, f.prompt_version, f.prompt_choice, f.status, f.input, f.model, f.started_at, f.turns,
-  r.status as run_status, r.identity as run_identity, r.deadline_at as run_deadline_at`;
+  r.status as run_status, r.identity as run_identity, r.deadline_at as run_deadline_at,
+  (select p.status from frames p where p.id = f.parent_frame_id) as parent_status`;
 
 function toFrameState(row: FrameRow): FrameState {
   return {
@@ -82,6 +87,7 @@ function toFrameState(row: FrameRow): FrameState {
     startedAt: date(row.started_at),
     turns: row.turns,
     run: { status: row.run_status, identity: row.run_identity, deadlineAt: date(row.run_deadline_at) },
+    parentStatus: row.parent_status,
   };
 }
 
@@ -550,5 +556,100 @@ export async function listOverdueRuns(db: SqlExecutor, now: Date, limit = 100): 
 export async function listEndedRuns(db: SqlExecutor, runIds: string[]): Promise<string[]> {
   if (runIds.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(`select id from runs where id = any($1::uuid[]) and status not in ${LIVE}`, [runIds]);
+  return rows.map((r) => r.id);
+}
+
+/** What a loop revision stored without `limits.timeoutMs` times out after. */
+const DEFAULT_FRAME_TIMEOUT_MS = limitsSchema.parse({}).timeoutMs;
+
+export interface TimedOutFrame {
+  id: string;
+  loopId: string;
+  timeoutMs: number;
+}
+
+/**
+ * Running frames past their own `limits.timeoutMs` that no step holds: LLM frames waiting for
+ * the children and tool calls of a turn. A frame a step holds is timed by that step's signal.
+ */
+export async function listTimedOutFrames(db: SqlExecutor, now: Date, limit = 100): Promise<TimedOutFrame[]> {
+  const { rows } = await db.query<{ id: string; loop_id: string; timeout_ms: number }>(
+    `select f.id, f.loop_id, x.timeout_ms
+       from runs r
+       join frames f on f.run_id = r.id
+       join loop_revisions lr on lr.loop_id = f.loop_id and lr.revision = f.loop_revision
+       cross join lateral (select coalesce((lr.definition->'limits'->>'timeoutMs')::int, $2::int) as timeout_ms) x
+      where r.status = 'running' and f.status = 'running' and (f.lease_owner is null or f.lease_expires_at < $1)
+        and f.started_at + x.timeout_ms * interval '1 millisecond' < $1
+      limit $3`,
+    [now, DEFAULT_FRAME_TIMEOUT_MS, limit],
+  );
+  return rows.map((r) => ({ id: r.id, loopId: r.loop_id, timeoutMs: r.timeout_ms }));
+}
+
+/** The claim on a timed-out frame was lost (a step took it, or another worker's sweep ended it): nothing is written. */
+class FrameNotClaimedError extends Error {}
+
+/**
+ * Ends a frame that ran out of time while no step held it, as a step would have: the frame fails
+ * with `error`, its parent's tool call gets the error and the parent resumes (or, for the root,
+ * the run fails). Its live descendants end `cancelled` with their open tool calls, and the
+ * workers are told to abort what they execute for them. One transaction; it claims the frame
+ * only if it is still running without a live lease, so two workers sweeping at once end it once.
+ * Returns the ids of the frames it ended, empty when it had nothing to do.
+ *
+ * Locks are taken children first, as a finishing child takes its own row before its parent's.
+ */
+export async function endTimedOutFrame(db: SqlDatabase, frameId: string, error: FrameError, at: Date, ctx: FinishContext): Promise<string[]> {
+  const descendantError = { code: "cancelled", message: `An enclosing frame ended: ${error.message}` };
+  try {
+    return await db.transaction(async (tx) => {
+      const { rows: live } = await tx.query<{ id: string }>(
+        `with recursive d(id) as (
+           select id from frames where parent_frame_id = $1
+           union all
+           select f.id from frames f join d on f.parent_frame_id = d.id
+         )
+         select f.id from frames f where f.id in (select id from d) and f.status in ${LIVE} order by f.depth desc, f.id for update`,
+        [frameId],
+      );
+      const descendants = live.map((r) => r.id);
+      const { rows: claimed } = await tx.query(
+        `select id from frames where id = $1 and status = 'running' and (lease_owner is null or lease_expires_at < $2) for update`,
+        [frameId, at],
+      );
+      if (claimed.length === 0) throw new FrameNotClaimedError();
+      await tx.query(
+        `update frames set status = 'cancelled', error = $2::jsonb, ended_at = $3, lease_owner = null, lease_expires_at = null,
+                duration_ms = extract(epoch from ($3::timestamptz - coalesce(started_at, $3::timestamptz))) * 1000
+          where id = any($1::uuid[]) and status in ${LIVE}`,
+        [descendants, JSON.stringify(descendantError), at],
+      );
+      await tx.query(
+        `update tool_calls set ended_at = $4, is_error = true,
+                output = case when frame_id = $2 then $3::jsonb else $5::jsonb end,
+                duration_ms = extract(epoch from ($4::timestamptz - started_at)) * 1000
+          where frame_id = any($1::uuid[]) and ended_at is null`,
+        [[frameId, ...descendants], frameId, JSON.stringify({ error }), at, JSON.stringify({ error: descendantError })],
+      );
+      const frame = await loadFrame(tx, frameId);
+      if (!frame || !(await finishFrame(tx, frame, { status: "failed", output: null, error, endedAt: at }, { inputTokens: 0, outputTokens: 0, attempts: [] }, ctx))) {
+        throw new FrameNotClaimedError();
+      }
+      const ended = [frameId, ...descendants];
+      // A NOTIFY payload holds under 8000 bytes.
+      for (let i = 0; i < ended.length; i += 150) await tx.query(`select pg_notify($1, $2)`, [FRAMES_ENDED_CHANNEL, ended.slice(i, i + 150).join(",")]);
+      return ended;
+    });
+  } catch (caught) {
+    if (caught instanceof FrameNotClaimedError) return [];
+    throw caught;
+  }
+}
+
+/** Of these frames, the ones that have ended (their steps still in flight should stop). */
+export async function listEndedFrames(db: SqlExecutor, frameIds: string[]): Promise<string[]> {
+  if (frameIds.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(`select id from frames where id = any($1::uuid[]) and status not in ${LIVE}`, [frameIds]);
   return rows.map((r) => r.id);
 }

@@ -212,10 +212,11 @@ async function runFrameStep(deps: StepDeps, step: StepRun, data: Extract<StepJob
   step.describe({ frameId: frame.id, loopId: frame.loopId, runId: frame.runId });
   const finishCtx: FinishContext = { boss: deps.boss, promptOverride: data.promptOverride, notify: deps.shouldNotifyPeers() };
 
-  if (!isLive(frame.run.status)) {
-    // Frames spawned as the run ended: they never start.
+  if (!isLive(frame.run.status) || (frame.parentStatus !== null && !isLive(frame.parentStatus))) {
+    // Frames spawned as the run or their parent ended (a parent's timeout): they never start.
+    const message = isLive(frame.run.status) ? "Its parent frame had already ended" : "The run had already ended";
     return commitStep(deps, step.job, async (tx) => {
-      await finishFrame(tx, frame, { status: "cancelled", output: null, error: { code: "cancelled", message: "The run had already ended" }, endedAt: deps.clock.now() }, emptyUsage(), finishCtx);
+      await finishFrame(tx, frame, { status: "cancelled", output: null, error: { code: "cancelled", message }, endedAt: deps.clock.now() }, emptyUsage(), finishCtx);
     });
   }
   if (frame.run.deadlineAt && frame.run.deadlineAt.getTime() <= deps.clock.now().getTime()) {

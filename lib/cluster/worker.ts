@@ -15,9 +15,9 @@ import { asInfrastructure } from "./errors";
 import { derivedId } from "./ids";
 import { createModelRateLimiter, type ClusterLimits } from "./limits";
 import { listen, type Listener } from "./listener";
-import { createBoss, DEAD_LETTER_QUEUE, enqueueSteps, ensureQueues, RUN_CANCELLED_CHANNEL, STEP_QUEUE, stepJobSchema, WORK_CHANNEL, type StepJob } from "./queue";
+import { createBoss, DEAD_LETTER_QUEUE, enqueueSteps, ensureQueues, FRAMES_ENDED_CHANNEL, RUN_CANCELLED_CHANNEL, STEP_QUEUE, stepJobSchema, WORK_CHANNEL, type StepJob } from "./queue";
 import { bossDb, guardPoolConnections, handleDatabase, poolDatabase, type SqlDatabase, type SqlExecutor } from "./sql";
-import { endRunEarly, listEndedRuns, listOverdueRuns, renewLeases } from "./state";
+import { endRunEarly, endTimedOutFrame, listEndedFrames, listEndedRuns, listOverdueRuns, listTimedOutFrames, renewLeases } from "./state";
 import { runStep, StepSupersededError, WorkerStoppingError, type StepDeps } from "./steps";
 
 export interface WorkerOptions {
@@ -79,6 +79,8 @@ interface ActiveStep {
 }
 
 const DEFAULT_CONCURRENCY = 10;
+/** How long a stopping worker lets steps in progress finish, unless told otherwise. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 15_000;
 const DEFAULT_POOL_SIZE = 8;
 const STALE_WORKER_ROWS_AFTER_MS = 24 * 3_600_000;
 /** Missed registry heartbeats after which a worker's steps are handed to others. */
@@ -176,8 +178,16 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
     }
   };
 
+  /** Steps of frames ended from outside (a tool step's frameId is the frame that called the tool). */
+  const abortFrames = (frameIds: Iterable<string>) => {
+    const ended = new Set(frameIds);
+    for (const step of active.values()) {
+      if (ended.has(step.data.frameId) && !step.controller.signal.aborted) step.controller.abort(new DispatchError("cancelled", "The frame was ended by an enclosing frame's timeout"));
+    }
+  };
+
   const listener: Listener = listen(handle, {
-    handlers: { [WORK_CHANNEL]: wake, [RUN_CANCELLED_CHANNEL]: abortRun },
+    handlers: { [WORK_CHANNEL]: wake, [RUN_CANCELLED_CHANNEL]: abortRun, [FRAMES_ENDED_CHANNEL]: (payload) => abortFrames(payload.split(",")) },
     onConnect: wake,
     log,
   });
@@ -349,9 +359,15 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
       const frames = steps.filter((s) => s.data.kind === "frame").map((s) => s.data.frameId);
       await renewLeases(control, frames, id, new Date(now.getTime() + deps.leaseMs));
       for (const runId of await listEndedRuns(control, [...new Set(steps.map((s) => s.data.runId))])) abortRun(runId);
+      abortFrames(await listEndedFrames(control, [...new Set(steps.map((s) => s.data.frameId))]));
     }
     for (const runId of await listOverdueRuns(control, now)) {
       await endRunEarly(control, runId, { status: "failed", error: { code: "run_timeout", message: "The run exceeded its deadline" } }, now);
+    }
+    // A frame waiting for its children holds no step whose signal would time it out.
+    for (const frame of await listTimedOutFrames(control, now)) {
+      const error = new DispatchError("frame_timeout", `Frame exceeded ${frame.loopId}'s timeout of ${frame.timeoutMs} ms (limits.timeoutMs)`).toFrameError();
+      abortFrames(await endTimedOutFrame(control, frame.id, error, now, { boss, notify: true }));
     }
     const live = await control.query<{ live: number }>(`select count(*)::int as live from workers where heartbeat_at > $1`, [new Date(now.getTime() - heartbeatMs * 3)]);
     rateLimiter.setLiveWorkers(live.rows[0]?.live ?? 1);
@@ -384,7 +400,7 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
         running = false;
         wake();
         await pumping;
-        const grace = stopOptions.graceMs ?? options.shutdownGraceMs ?? 15_000;
+        const grace = stopOptions.graceMs ?? options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
         const all = () => Promise.allSettled([...active.values()].map((s) => s.done));
         const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), grace).unref());
         if ((await Promise.race([all().then(() => "done" as const), timer])) === "timeout") {
