@@ -11,7 +11,7 @@ import {
   saveLoopRevision,
 } from "./queries/loops";
 import { resolvePromptForFrame } from "./queries/prompts";
-import { getRealmRoles } from "./queries/realms";
+import { createRealmRolesReader } from "./queries/realms";
 import {
   getRunTree,
   insertConversationTurn,
@@ -27,6 +27,7 @@ import {
 
 /** The runtime's store on PostgreSQL or PGlite. The runtime authorizes; its reads are unscoped. */
 export function createDbStore(db: Db): RuntimeStore {
+  const getRealmRoles = createRealmRolesReader(db);
   return {
     getLoop: (id) => getLoop(db, { loopId: id, scope: "all" }),
     getRevision: (loopId, revision) => getLoopRevision(db, loopId, revision),
@@ -36,7 +37,7 @@ export function createDbStore(db: Db): RuntimeStore {
     saveRevision: (params) => saveLoopRevision(db, params),
     getActivePrompt: (loopId) => getActivePromptVersion(db, loopId),
     resolvePrompt: (loopId, context) => resolvePromptForFrame(db, loopId, context),
-    getRealmRoles: (realmId, groups) => getRealmRoles(db, realmId, groups),
+    getRealmRoles,
     createRun: (run) => insertRun(db, run),
     finishRun: (runId, patch) => updateRun(db, runId, patch),
     insertFrame: (frame) => insertFrame(db, frame),

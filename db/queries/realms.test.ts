@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { normalizeDn } from "./realms";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DatabaseHandle } from "../client";
+import { DATABASE_KINDS, openTestDatabase } from "../../test/database";
+import { addRealmMapping, createRealmRolesReader, getRealmRolesIn, normalizeDn, removeRealmMapping } from "./realms";
 
 describe("normalizeDn", () => {
   it("ignores case and spaces around separators", () => {
@@ -18,5 +20,69 @@ describe("normalizeDn", () => {
     expect(normalizeDn("cn=Ren\\C3\\A9e,dc=x")).toBe("cn=renée,dc=x");
     expect(normalizeDn("cn=a\\62c,dc=x")).toBe("cn=abc,dc=x");
     expect(normalizeDn("cn=a\\2Bb,dc=x")).toBe(normalizeDn("cn=a\\+b,dc=x"));
+  });
+});
+
+describe.each(DATABASE_KINDS)("createRealmRolesReader on %s", (kind) => {
+  let database: DatabaseHandle;
+  const ops = "cn=Ops,ou=groups,dc=example,dc=org";
+  const audit = "cn=audit,ou=groups,dc=example,dc=org";
+
+  beforeAll(async () => {
+    database = await openTestDatabase(kind);
+    await addRealmMapping(database.db, { realmId: "cardiology", groupDn: ops, role: "operator", createdBy: "test" });
+    await addRealmMapping(database.db, { realmId: "oncology", groupDn: ops, role: "viewer", createdBy: "test" });
+    await addRealmMapping(database.db, { realmId: "oncology", groupDn: audit, role: "auditor", createdBy: "test" });
+  });
+  afterAll(async () => database?.close());
+
+  function counted() {
+    const queries: { realmIds: readonly string[]; groupDns: readonly string[] }[] = [];
+    const read = createRealmRolesReader(database.db, (db, realmIds, groupDns) => {
+      queries.push({ realmIds, groupDns });
+      return getRealmRolesIn(db, realmIds, groupDns);
+    });
+    return { read, queries };
+  }
+
+  it("answers reads asked together with one query per set of groups, each with its own realm's roles", async () => {
+    const { read, queries } = counted();
+    const [cardiology, oncology, again, auditor, none] = await Promise.all([
+      read("cardiology", [ops]),
+      read("oncology", [ops.toUpperCase()]),
+      read("cardiology", [ops]),
+      read("oncology", [audit]),
+      read("radiology", [ops]),
+    ]);
+    expect(cardiology).toEqual([{ groupDn: normalizeDn(ops), role: "operator" }]);
+    expect(again).toEqual(cardiology);
+    expect(oncology).toEqual([{ groupDn: normalizeDn(ops), role: "viewer" }]);
+    expect(auditor).toEqual([{ groupDn: normalizeDn(audit), role: "auditor" }]);
+    expect(none).toEqual([]);
+    expect(queries).toHaveLength(3);
+    expect(queries.find((q) => q.groupDns[0] === ops)?.realmIds).toEqual(["cardiology", "radiology"]);
+  });
+
+  it("caches nothing: a mapping removed between two reads is gone from the second", async () => {
+    const { read, queries } = counted();
+    expect(await read("cardiology", [ops])).toHaveLength(1);
+    await removeRealmMapping(database.db, { realmId: "cardiology", groupDn: ops, role: "operator" });
+    try {
+      expect(await read("cardiology", [ops])).toEqual([]);
+      expect(queries).toHaveLength(2);
+    } finally {
+      await addRealmMapping(database.db, { realmId: "cardiology", groupDn: ops, role: "operator", createdBy: "test" });
+    }
+  });
+
+  it("asks nothing for an identity without groups, and fails every read of a batch whose query fails", async () => {
+    const { read, queries } = counted();
+    expect(await read("cardiology", [])).toEqual([]);
+    expect(queries).toHaveLength(0);
+    const failing = createRealmRolesReader(database.db, async () => {
+      throw new Error("connection lost");
+    });
+    const results = await Promise.allSettled([failing("cardiology", [ops]), failing("oncology", [ops])]);
+    expect(results.map((r) => (r.status === "rejected" ? (r.reason as Error).message : "fulfilled"))).toEqual(["connection lost", "connection lost"]);
   });
 });

@@ -59,23 +59,75 @@ export async function listRealms(db: Db) {
 
 function prepareRealmRoles(db: Db) {
   return db
-    .select({ groupDn: realmMappings.groupDn, role: realmMappings.role })
+    .select({ realmId: realmMappings.realmId, groupDn: realmMappings.groupDn, role: realmMappings.role })
     .from(realmMappings)
-    .where(and(eq(realmMappings.realmId, sql.placeholder("realmId")), sql`${realmMappings.groupDn} = any(${sql.placeholder("groups")}::text[])`))
-    .prepare("loopstacks_realm_roles_v1");
+    .where(and(sql`${realmMappings.realmId} = any(${sql.placeholder("realmIds")}::text[])`, sql`${realmMappings.groupDn} = any(${sql.placeholder("groups")}::text[])`))
+    .prepare("loopstacks_realm_roles_v2");
 }
 const preparedRealmRoles = new WeakMap<Db, ReturnType<typeof prepareRealmRoles>>();
 
-/** Read before every frame is dispatched, so it is prepared once per database handle. */
-export async function getRealmRoles(db: Db, realmId: string, groupDns: readonly string[]): Promise<{ groupDn: string; role: Role }[]> {
-  if (groupDns.length === 0) return [];
+/**
+ * The roles a set of groups holds in each of these realms, read as the mappings stand now.
+ * Read before every frame is dispatched, so it is prepared once per database handle.
+ */
+export async function getRealmRolesIn(db: Db, realmIds: readonly string[], groupDns: readonly string[]): Promise<{ realmId: string; groupDn: string; role: Role }[]> {
+  if (groupDns.length === 0 || realmIds.length === 0) return [];
   let query = preparedRealmRoles.get(db);
   if (!query) {
     query = prepareRealmRoles(db);
     preparedRealmRoles.set(db, query);
   }
-  const rows = await query.execute({ realmId, groups: groupDns.map(normalizeDn) });
-  return rows as { groupDn: string; role: Role }[];
+  const rows = await query.execute({ realmIds: [...realmIds], groups: groupDns.map(normalizeDn) });
+  return rows as { realmId: string; groupDn: string; role: Role }[];
+}
+
+/**
+ * `getRealmRoles` for the runtime, which asks before every frame: the reads that arrive in the
+ * same turn of the event loop (the child frames of one model turn, dispatched together) become
+ * one query per set of groups. Nothing is cached: every read is answered by a query sent after
+ * it was asked, so a removed mapping still takes effect for the very next frame.
+ */
+export function createRealmRolesReader(
+  db: Db,
+  read: typeof getRealmRolesIn = getRealmRolesIn,
+): (realmId: string, groupDns: readonly string[]) => Promise<{ groupDn: string; role: Role }[]> {
+  interface Pending {
+    realmId: string;
+    resolve(rows: { groupDn: string; role: Role }[]): void;
+    reject(error: unknown): void;
+  }
+  let batches = new Map<string, { groupDns: readonly string[]; waiting: Pending[] }>();
+  let scheduled = false;
+
+  function flush(): void {
+    const current = batches;
+    batches = new Map();
+    scheduled = false;
+    for (const { groupDns, waiting } of current.values()) {
+      read(db, [...new Set(waiting.map((w) => w.realmId))], groupDns).then(
+        (rows) => {
+          for (const w of waiting) w.resolve(rows.filter((r) => r.realmId === w.realmId).map(({ groupDn, role }) => ({ groupDn, role })));
+        },
+        (error: unknown) => {
+          for (const w of waiting) w.reject(error);
+        },
+      );
+    }
+  }
+
+  return (realmId, groupDns) => {
+    if (groupDns.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const key = groupDns.join("\n");
+      const batch = batches.get(key) ?? { groupDns, waiting: [] };
+      batch.waiting.push({ realmId, resolve, reject });
+      batches.set(key, batch);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+  };
 }
 
 /** Every (realm, role) a set of groups holds; used to compute a caller's realm scope. */

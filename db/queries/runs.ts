@@ -1,8 +1,6 @@
 import { createHash } from "node:crypto";
-import { and, asc, desc, eq, getTableColumns, gte, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gte, lt, lte, sql, type SQL } from "drizzle-orm";
 import type {
-  FrameRow,
-  ToolCallRow,
   FramePatch,
   NewFrame,
   NewRun,
@@ -10,6 +8,7 @@ import type {
   RunPatch,
   SavedTurn,
   ToolCallPatch,
+  TraceBatch,
 } from "../../lib/runtime/store";
 import { buildTraceTree } from "../../lib/runtime/trace";
 import type {
@@ -46,8 +45,8 @@ export async function updateRun(db: Db, runId: string, patch: RunPatch): Promise
     .update(runs)
     .set({
       status: patch.status,
-      ...(patch.output !== undefined ? { output: patch.output } : {}),
-      ...(patch.error !== undefined ? { error: patch.error as Record<string, unknown> | null } : {}),
+      ...(patch.output !== undefined ? { output: storable(patch.output) } : {}),
+      ...(patch.error !== undefined ? { error: storable(patch.error) as Record<string, unknown> | null } : {}),
       ...(patch.endedAt ? { endedAt: patch.endedAt } : {}),
       ...(patch.frameCount !== undefined ? { frameCount: patch.frameCount } : {}),
       ...(patch.inputTokens !== undefined ? { inputTokens: patch.inputTokens } : {}),
@@ -243,8 +242,8 @@ export async function updateFrame(db: Db, frameId: string, patch: FramePatch): P
     .update(frames)
     .set({
       status: patch.status,
-      ...(patch.output !== undefined ? { output: patch.output } : {}),
-      ...(patch.error !== undefined ? { error: patch.error as Record<string, unknown> | null } : {}),
+      ...(patch.output !== undefined ? { output: storable(patch.output) } : {}),
+      ...(patch.error !== undefined ? { error: storable(patch.error) as Record<string, unknown> | null } : {}),
       ...(patch.attempts ? { attempts: patch.attempts as unknown as Record<string, unknown>[] } : {}),
       ...(patch.inputTokens !== undefined ? { inputTokens: patch.inputTokens } : {}),
       ...(patch.outputTokens !== undefined ? { outputTokens: patch.outputTokens } : {}),
@@ -460,16 +459,40 @@ export async function listStaleRuns(db: Db, olderThan: Date) {
  * JSON for `jsonb_to_recordset`: a missing key reads as SQL NULL, so a row's null columns are
  * left out. Values inside payloads are kept exactly, nulls included.
  */
-function recordsetJson(rows: Record<string, unknown>[]): string {
-  return JSON.stringify(rows.map((row) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null && value !== undefined))));
+function withoutNul(_key: string, value: unknown): unknown {
+  return typeof value === "string" && value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value;
 }
 
 /**
- * Writes many frames and tool calls in two statements, whatever their number: each row is the
- * latest state of a frame or call, inserted or updated in place. The whole batch travels as
- * one JSON parameter, so the cost per frame is a few microseconds of SQL, not a round trip.
+ * JSON text PostgreSQL's jsonb accepts. jsonb cannot hold the NUL character; a model, tool or
+ * HTTP server that sends one would otherwise make every attempt to store it fail. It is stored
+ * as U+FFFD, the replacement character. Scanning the text is cheap; the replacer walks every
+ * value, so it runs only when needed.
  */
-export async function upsertTraceBatch(db: Db, batch: { frames: FrameRow[]; toolCalls: ToolCallRow[] }): Promise<void> {
+export function storableJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json !== undefined && json.includes("\\u0000") ? JSON.stringify(value, withoutNul) : json;
+}
+
+/** `value` as `storableJson` would store it: the same value when it holds no NUL character. */
+function storable<T>(value: T): T {
+  const json = JSON.stringify(value);
+  return json !== undefined && json.includes("\\u0000") ? (JSON.parse(JSON.stringify(value, withoutNul)) as T) : value;
+}
+
+function recordsetJson(rows: Record<string, unknown>[]): string {
+  return storableJson(rows.map((row) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null && value !== undefined))));
+}
+
+/**
+ * Writes many frames, tool calls and conversation turns in one statement, whatever their
+ * number: each row is the latest state of a frame, call or turn, inserted or updated in place.
+ * Each table's rows travel as one JSON parameter, so the cost per frame is a few microseconds of
+ * SQL, not a round trip. (Foreign keys are checked at the end of the statement, so a tool call
+ * may refer to a frame inserted beside it.)
+ */
+export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<void> {
+  const parts: SQL[] = [];
   if (batch.frames.length > 0) {
     const rows = batch.frames.map((f) => ({
       id: f.id,
@@ -500,7 +523,7 @@ export async function upsertTraceBatch(db: Db, batch: { frames: FrameRow[]; tool
       ended_at: f.endedAt,
       duration_ms: f.durationMs,
     }));
-    await db.execute(sql`
+    parts.push(sql`
       insert into frames (id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
         prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
         "authorization", created_at, started_at, ended_at, duration_ms)
@@ -532,7 +555,7 @@ export async function upsertTraceBatch(db: Db, batch: { frames: FrameRow[]; tool
       ended_at: c.endedAt,
       duration_ms: c.durationMs,
     }));
-    await db.execute(sql`
+    parts.push(sql`
       insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
       select frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms
       from jsonb_to_recordset(${recordsetJson(rows)}::jsonb) as x(frame_id uuid, id text, run_id uuid, turn int, position int, name text,
@@ -540,4 +563,30 @@ export async function upsertTraceBatch(db: Db, batch: { frames: FrameRow[]; tool
       on conflict (frame_id, id) do update set output = excluded.output, is_error = excluded.is_error, ended_at = excluded.ended_at,
         duration_ms = excluded.duration_ms`);
   }
+  if (batch.turns && batch.turns.length > 0) {
+    const rows = batch.turns.map((t) => ({
+      frame_id: t.frameId,
+      turn: t.turn.turn,
+      messages: t.turn.messages,
+      stop_reason: t.turn.stopReason,
+      input_tokens: t.turn.inputTokens,
+      output_tokens: t.turn.outputTokens,
+      created_at: t.createdAt,
+    }));
+    parts.push(sql`
+      insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
+      select frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at
+      from jsonb_to_recordset(${recordsetJson(rows)}::jsonb) as x(frame_id uuid, turn int, messages jsonb, stop_reason text,
+        input_tokens int, output_tokens int, created_at timestamptz)
+      on conflict (frame_id, turn) do update set messages = excluded.messages, stop_reason = excluded.stop_reason,
+        input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens`);
+  }
+  if (parts.length === 0) return;
+  if (parts.length === 1) {
+    await db.execute(parts[0]!);
+    return;
+  }
+  // Sibling data-modifying CTEs run as one statement: one round trip for the whole batch.
+  const ctes = parts.map((part, i) => sql`${sql.raw(`w${i}`)} as (${part} returning 1)`);
+  await db.execute(sql`with ${sql.join(ctes, sql`, `)} select 1`);
 }

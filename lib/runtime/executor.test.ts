@@ -193,6 +193,32 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     ]);
   });
 
+  it("keeps a NUL character from a model or an HTTP server from breaking the trace", async () => {
+    const nulServer = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ note: "zero\u0000byte" }));
+    });
+    await new Promise<void>((resolve) => nulServer.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(nulServer.address() as AddressInfo).port}/`;
+      await rt.registry.register({ id: "nul-http", type: "http", realm: "clinic", http: { method: "GET", url } });
+      await rt.registry.register({ id: "nul-talker", type: "llm", realm: "clinic", llm: { model: "m", tools: [{ name: "fetch", loopRef: "nul-http" }] } });
+      rt.model.setScript("nul-talker", { steps: [{ toolUses: [{ name: "fetch", input: {} }] }, { text: "answer with \u0000 inside" }] });
+      const result = await rt.executor.run("nul-talker", "go", { identity: operator });
+      expect(result.status).toBe("succeeded");
+      expect(result.trace.output).toBe("answer with \uFFFD inside");
+      expect(result.trace.children[0]).toMatchObject({ status: "succeeded", output: { note: "zero\uFFFDbyte" } });
+      const turns = await listConversationTurns(rt.database.db, result.trace.id);
+      expect(turns.map((t) => t.stopReason)).toEqual(["tool_use", "end_turn"]);
+      expect(turns[1]!.messages).toEqual([{ role: "assistant", content: [{ type: "text", text: "answer with \uFFFD inside" }] }]);
+      // The writer is not stuck: the next run is recorded as usual.
+      const next = await rt.executor.run("nul-http", {}, { identity: operator });
+      expect(next.trace.status).toBe("succeeded");
+    } finally {
+      nulServer.close();
+    }
+  });
+
   it("retries a 429 and records both attempts", async () => {
     await rt.registry.register({ id: "flaky", type: "llm", realm: "clinic", retry: { initialDelayMs: 5 }, llm: { model: "m" } });
     rt.model.setScript("flaky", { steps: [{ error: { status: 429 } }, { text: "ok after retry" }] });

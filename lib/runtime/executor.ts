@@ -120,17 +120,14 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   const { clock, authorizer, validator } = deps;
   const writer = createTraceWriter(deps.store, (error) => console.error("Writing the trace failed; retrying:", error));
   // The executor's view of the store: frame and tool-call rows go through the batch writer;
-  // a saved turn and a trace read first wait for the rows they refer to.
+  // a saved turn travels with them; a trace read first waits for them.
   const store: RuntimeStore = {
     ...deps.store,
     insertFrame: async (frame) => writer.insertFrame(frame),
     updateFrame: async (frameId, patch) => writer.updateFrame(frameId, patch),
     insertToolCall: async (call) => writer.insertToolCall(call),
     finishToolCall: async (frameId, id, patch) => writer.finishToolCall(frameId, id, patch),
-    saveTurn: async (frameId, turn, createdAt) => {
-      await writer.flush();
-      await deps.store.saveTurn(frameId, turn, createdAt);
-    },
+    saveTurn: (frameId, turn, createdAt) => writer.saveTurn(frameId, turn, createdAt),
     getTrace: async (runId) => {
       await writer.flush();
       return deps.store.getTrace(runId);

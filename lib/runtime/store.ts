@@ -125,6 +125,19 @@ export interface ToolCallRow extends NewToolCall {
   durationMs?: number | null;
 }
 
+/** A conversation turn as the trace writer queues it. */
+export interface TurnRow {
+  frameId: string;
+  turn: SavedTurn;
+  createdAt: Date;
+}
+
+export interface TraceBatch {
+  frames: FrameRow[];
+  toolCalls: ToolCallRow[];
+  turns?: TurnRow[];
+}
+
 export interface SavedTurn {
   turn: number;
   messages: unknown[];
@@ -167,8 +180,11 @@ export interface RuntimeStore {
   insertToolCall(call: NewToolCall): Promise<void>;
   finishToolCall(frameId: string, id: string, patch: ToolCallPatch): Promise<void>;
   saveTurn(frameId: string, turn: SavedTurn, createdAt: Date): Promise<void>;
-  /** Inserts or updates many frames, then many tool calls, each row its latest whole state. */
-  writeTraceBatch(batch: { frames: FrameRow[]; toolCalls: ToolCallRow[] }): Promise<void>;
+  /**
+   * Inserts or updates many frames, tool calls and conversation turns in one statement, each row
+   * its latest whole state.
+   */
+  writeTraceBatch(batch: TraceBatch): Promise<void>;
   loadTurns(frameId: string): Promise<SavedTurn[]>;
   getTrace(runId: string): Promise<TraceFrame | null>;
   appendAudit(event: StoreAuditEvent): Promise<void>;

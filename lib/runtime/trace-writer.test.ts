@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { FrameRow, NewFrame, RuntimeStore, ToolCallRow } from "./store";
+import type { FrameRow, NewFrame, RuntimeStore, SavedTurn, ToolCallRow, TurnRow } from "./store";
 import { createTraceWriter } from "./trace-writer";
 
-type Batch = { frames: FrameRow[]; toolCalls: ToolCallRow[] };
+type Batch = { frames: FrameRow[]; toolCalls: ToolCallRow[]; turns?: TurnRow[] };
 
 /** Records the batches a writer sends; `fail` makes the next writes throw. */
 function recordingStore(options: { fail?: number; delayMs?: number } = {}) {
@@ -88,6 +88,26 @@ describe("createTraceWriter", () => {
     const writer = createTraceWriter(store);
     writer.insertFrame(frame("a"));
     await expect(writer.flush()).rejects.toThrow("connection reset");
+  });
+
+  it("sends a saved turn in the batch with the rows recorded before it, and resolves once that batch is written", async () => {
+    const { store, batches } = recordingStore({ delayMs: 20, fail: 1 });
+    const writer = createTraceWriter(store);
+    const turn = (n: number, text: string): SavedTurn => ({ turn: n, messages: [{ role: "assistant", content: text }], stopReason: "end_turn", inputTokens: 1, outputTokens: 2 });
+    writer.insertFrame(frame("a"));
+    let saved = false;
+    const saving = writer.saveTurn("a", turn(1, "first"), new Date(3)).then(() => (saved = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(saved).toBe(false);
+    // The same turn saved again before it was written: only its latest state is sent.
+    const again = writer.saveTurn("a", turn(1, "second"), new Date(4));
+    await Promise.all([saving, again]);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.frames.map((f) => f.id)).toEqual(["a"]);
+    expect(batches[0]!.turns).toEqual([{ frameId: "a", turn: turn(1, "second"), createdAt: new Date(4) }]);
+    // Nothing is left to send once the turn is written.
+    await writer.flush();
+    expect(batches).toHaveLength(1);
   });
 
   it("refuses an update to a frame it never recorded", () => {

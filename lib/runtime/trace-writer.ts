@@ -1,4 +1,4 @@
-import type { FramePatch, FrameRow, NewFrame, NewToolCall, RuntimeStore, ToolCallPatch, ToolCallRow } from "./store";
+import type { FramePatch, FrameRow, NewFrame, NewToolCall, RuntimeStore, SavedTurn, ToolCallPatch, ToolCallRow, TurnRow } from "./store";
 
 const FINAL_STATUSES = new Set(["succeeded", "failed", "denied", "cancelled"]);
 const RETRY_DELAY_MS = 100;
@@ -9,13 +9,16 @@ const MAX_CONSECUTIVE_FAILURES = 5;
  * writes are merged per row and written in batches, one batch right after another, so a
  * change is in the database a few milliseconds after it happens. `flush()` waits until
  * everything recorded so far is written — callers use it before anything that must follow
- * the frame rows (a saved conversation turn, the end of a run).
+ * the frame rows (the end of a run, a read of the trace). A conversation turn travels in the
+ * same batch as the frame rows it follows, and `saveTurn` resolves once that batch is written.
  */
 export interface TraceWriter {
   insertFrame(frame: NewFrame): void;
   updateFrame(frameId: string, patch: FramePatch): void;
   insertToolCall(call: NewToolCall): void;
   finishToolCall(frameId: string, id: string, patch: ToolCallPatch): void;
+  /** Resolves once the turn, and everything recorded before it, is written. */
+  saveTurn(frameId: string, turn: SavedTurn, createdAt: Date): Promise<void>;
   flush(): Promise<void>;
 }
 
@@ -24,13 +27,14 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   const calls = new Map<string, ToolCallRow>();
   const pendingFrames = new Set<string>();
   const pendingCalls = new Set<string>();
+  const pendingTurns = new Map<string, TurnRow>();
   let writing: Promise<void> | null = null;
   let scheduled = false;
   let failures = 0;
   let lastError: unknown = null;
   const waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 
-  const hasPending = () => pendingFrames.size > 0 || pendingCalls.size > 0;
+  const hasPending = () => pendingFrames.size > 0 || pendingCalls.size > 0 || pendingTurns.size > 0;
 
   const settleWaiters = () => {
     if (hasPending() || writing || scheduled) return;
@@ -52,9 +56,15 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     if (!hasPending()) return settleWaiters();
     const frameIds = [...pendingFrames];
     const callKeys = [...pendingCalls];
+    const turns = [...pendingTurns];
     pendingFrames.clear();
     pendingCalls.clear();
-    const batch = { frames: frameIds.map((id) => ({ ...frames.get(id)! })), toolCalls: callKeys.map((key) => ({ ...calls.get(key)! })) };
+    pendingTurns.clear();
+    const batch = {
+      frames: frameIds.map((id) => ({ ...frames.get(id)! })),
+      toolCalls: callKeys.map((key) => ({ ...calls.get(key)! })),
+      ...(turns.length > 0 ? { turns: turns.map(([, row]) => row) } : {}),
+    };
     writing = store.writeTraceBatch(batch);
     try {
       await writing;
@@ -68,6 +78,8 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       onError(error);
       for (const id of frameIds) pendingFrames.add(id);
       for (const key of callKeys) pendingCalls.add(key);
+      // A turn saved again since this batch left is newer than the one that failed.
+      for (const [key, row] of turns) if (!pendingTurns.has(key)) pendingTurns.set(key, row);
       if (failures >= MAX_CONSECUTIVE_FAILURES) {
         // Waiters learn that their rows could not be written; the rows stay queued.
         for (const waiter of waiters.splice(0)) waiter.reject(lastError);
@@ -77,6 +89,14 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     }
     if (hasPending()) schedule(failures > 0 ? RETRY_DELAY_MS * Math.min(failures, 10) : 0);
     else settleWaiters();
+  };
+
+  const flush = (): Promise<void> => {
+    if (!hasPending() && !writing && !scheduled) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      waiters.push({ resolve, reject });
+      if (!writing) schedule();
+    });
   };
 
   return {
@@ -106,12 +126,10 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       pendingCalls.add(key);
       schedule();
     },
-    flush() {
-      if (!hasPending() && !writing && !scheduled) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        waiters.push({ resolve, reject });
-        if (!writing) schedule();
-      });
+    saveTurn(frameId, turn, createdAt) {
+      pendingTurns.set(`${frameId}:${turn.turn}`, { frameId, turn, createdAt });
+      return flush();
     },
+    flush,
   };
 }
