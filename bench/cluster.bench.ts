@@ -1,5 +1,5 @@
 /**
- * Issue 7's cluster benchmark: frames per second through real `loopstacks worker` processes on
+ * The cluster benchmark: frames per second through real `loopstacks worker` processes on
  * PostgreSQL with 1, 2 and 3 workers at 0 ms model latency, and how long 100 concurrent runs take
  * at 200 ms model latency compared with one run alone.
  *

@@ -1,5 +1,5 @@
 /**
- * Issue 6's compliance export benchmark: a 10,000-frame run and a 100-run realm range, exported
+ * The compliance export benchmark: a 10,000-frame run and a 100-run realm range, exported
  * to a signed `.tar.gz` and verified, on PGlite in memory and on PostgreSQL. A 40,000-frame run
  * shows whether memory stays flat as the export grows.
  *

@@ -1,5 +1,5 @@
 /**
- * Issue 5's promotion benchmark: how long after a promotion commits in one process the next
+ * The prompt promotion benchmark: how long after a promotion commits in one process the next
  * execution in another process runs the promoted version.
  *
  * A worker process (this file, run with `worker`) executes runs of one LLM loop back to back on

@@ -28,27 +28,27 @@ const documentPath = resolve(root, "docs/BENCHMARKS.md");
 export const benchmarks: Benchmark[] = [
   {
     id: "runtime",
-    title: "Runtime overhead: a 200-frame tree against a bare SDK tool loop (issue 2)",
+    title: "Runtime overhead: a 200-frame tree against a bare SDK tool loop",
     run: async () => (await import("./runtime.bench")).benchRuntime(),
   },
   {
     id: "trace-explorer",
-    title: "Trace explorer: navigation to interactive for large traces (issue 4)",
+    title: "Trace explorer: navigation to interactive for large traces",
     run: async () => (await import("./trace-explorer.bench")).benchTraceExplorer(),
   },
   {
     id: "promotion",
-    title: "Prompt promotion: from commit to first use in another process (issue 5)",
+    title: "Prompt promotion: from commit to first use in another process",
     run: async () => (await import("./prompt-promotion.bench")).benchPromotion(),
   },
   {
     id: "export",
-    title: "Compliance export and verification (issue 6)",
+    title: "Compliance export and verification",
     run: async () => sectionFromFigures("bench/export.bench.ts", await (await import("./export.bench")).benchExport()),
   },
   {
     id: "cluster",
-    title: "Cluster mode: workers and concurrent runs (issue 7)",
+    title: "Cluster mode: workers and concurrent runs",
     run: async () => (await import("./cluster.bench")).benchCluster(),
   },
 ];

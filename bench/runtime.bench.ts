@@ -1,5 +1,5 @@
 /**
- * Issue 2's runtime benchmark: what running a 200-frame Loop Stack Tree through the executor
+ * The runtime benchmark: what running a 200-frame Loop Stack Tree through the executor
  * costs compared with the same model, MCP and HTTP calls made by a bare Anthropic-SDK tool
  * loop in the same process, with the same concurrency.
  *

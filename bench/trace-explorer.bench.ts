@@ -1,5 +1,5 @@
 /**
- * Issue 4's large-trace benchmark: how long the trace explorer takes to become interactive on
+ * The large-trace benchmark: how long the trace explorer takes to become interactive on
  * generated traces of 1,000, 5,000 and 10,000 frames, and how much JavaScript heap the page
  * holds, in Debian's Chromium against a production build.
  *
