@@ -3,8 +3,7 @@
  * PostgreSQL with 1, 2 and 3 workers at 0 ms model latency, and how long 100 concurrent runs take
  * at 200 ms model latency compared with one run alone.
  *
- * `npm run bench -- cluster` (once `clusterBenchmark` is listed in bench/run.ts), or alone, printing its
- * section: `npx tsx bench/cluster.bench.ts`.
+ * `npm run bench -- cluster`, or alone, printing its section: `npx tsx bench/cluster.bench.ts`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
