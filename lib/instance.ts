@@ -103,7 +103,8 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
       model: createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }),
       mcp: createMcpClientFactory(),
       secrets: envSecretResolver(),
-      evaluators: { store: createDbEvaluatorStore(database.db) },
+      // In cluster mode frames succeed on the workers, and `loopstacks worker` runs the evaluators.
+      ...(config.execution === "cluster" ? {} : { evaluators: { store: createDbEvaluatorStore(database.db) } }),
     });
 
     if (database.kind === "pglite" && (options.recoverInterruptedRuns ?? true)) {

@@ -1,9 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
+import { openDatabase } from "../../db/client";
+import { createDbEvaluatorStore } from "../../db/evaluator-store";
+import { createDbStore } from "../../db/store";
 import { envSecretResolver, loadConfig } from "../../lib/config";
 import { AppError } from "../../lib/errors";
-import { startWorker, type ClusterLimits } from "../../lib/cluster";
+import { createClusterEvaluations, createClusterExecutor, DEFAULT_SHUTDOWN_GRACE_MS, handleDatabase, startWorker, type ClusterLimits } from "../../lib/cluster";
 import { createAnthropicModelClient } from "../../lib/runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../../lib/runtime/mcp/client-factory";
 import { createScriptedModelServer, type ScriptedModelServer } from "../../lib/scripted-model";
@@ -80,7 +83,22 @@ export function register(program: Command): void {
         baseURL = (await scripted.start()).url;
         apiKey = "scripted-model";
       }
+      // Evaluator loops run here, not on the console: each evaluation is a cluster run this
+      // worker starts (on connections of its own) when a frame of an evaluated loop succeeds here.
+      const evaluationDatabase = await openDatabase({ url: config.database.url, poolSize: 4 });
+      const log = (message: string) => console.error(`worker: ${message}`);
+      const executor = await createClusterExecutor({ handle: evaluationDatabase, store: createDbStore(evaluationDatabase.db), log }).catch(async (error: unknown) => {
+        await evaluationDatabase.close();
+        throw error;
+      });
+      const evaluations = createClusterEvaluations({
+        db: handleDatabase(evaluationDatabase),
+        store: createDbEvaluatorStore(evaluationDatabase.db),
+        start: executor.start,
+        logger: { error: (message, error) => log(`${message} ${error instanceof Error ? error.message : String(error ?? "")}`) },
+      });
       const mcp = createMcpClientFactory();
+      const graceMs = env.LOOPSTACKS_WORKER_SHUTDOWN_GRACE_MS ?? DEFAULT_SHUTDOWN_GRACE_MS;
       const worker = await startWorker({
         databaseUrl: config.database.url,
         model: createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }),
@@ -91,9 +109,10 @@ export function register(program: Command): void {
         ...(options.id ? { workerId: options.id } : {}),
         version: packageVersion(),
         limits,
-        ...(env.LOOPSTACKS_WORKER_SHUTDOWN_GRACE_MS !== undefined ? { shutdownGraceMs: env.LOOPSTACKS_WORKER_SHUTDOWN_GRACE_MS } : {}),
+        shutdownGraceMs: graceMs,
         ...(env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS !== undefined ? { superviseIntervalSeconds: env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS } : {}),
-        log: (message) => console.error(`worker: ${message}`),
+        onFrameSucceeded: evaluations.onFrameSucceeded,
+        log,
       });
       console.log(`LoopStacks worker ${worker.id} started: concurrency ${concurrency}, database ${redact(config.database.url)}`);
       console.log(`Model: ${scripted ? "built-in scripted model (demo answers; set ANTHROPIC_API_KEY for a real model)" : config.model.mode}`);
@@ -108,12 +127,24 @@ export function register(program: Command): void {
         process.on("SIGTERM", onSignal);
         process.on("SIGINT", onSignal);
       });
-      await worker.stop();
+      // Evaluations in flight are runs like any other: they get the same grace to end and be scored.
+      await Promise.all([worker.stop(), within(evaluations.idle(), graceMs)]);
+      await executor.close();
+      // Closing rejected the evaluations still waiting; they give up (with a log line) at once.
+      await within(evaluations.idle(), 1_000);
+      await evaluationDatabase.close();
       await mcp.close();
       await scripted?.close();
       const stats = worker.stats();
       console.log(`LoopStacks worker ${stats.id} stopped after ${stats.processed} steps (${stats.fetched} taken in ${stats.fetches} fetches, ${stats.failed} failed)`);
     });
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function redact(url: string): string {

@@ -9,6 +9,7 @@ import type { Identity, TraceFrame } from "../runtime/types";
 import type { ScriptFunction } from "../scripted-model";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
 import { getQueueDepths, getQueueHealth, getRunProgress, listDeadLetters, listWorkers } from "../../db/queries/cluster";
+import { upsertLoopEvaluator } from "../../db/queries/prompts";
 import { createClusterExecutor, type ClusterExecutor } from "./executor";
 import { DEAD_LETTER_QUEUE } from "./queue";
 
@@ -147,6 +148,11 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
       { id: "narrow-leaf", type: "llm", realm: "narrow", llm: { model: "claude-test" } },
       { id: "narrow-fan", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "go", loopRef: "narrow-leaf" }] } },
       { id: "poison", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
+      { id: "stall", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
+      { id: "impatient", type: "llm", realm: "clinic", limits: { timeoutMs: 800 }, llm: { model: "claude-test", tools: [{ name: "wait", loopRef: "stall" }] } },
+      { id: "answerer", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
+      { id: "judge", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
+      { id: "meta-judge", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
     ]);
     // Scripts answer by turn, not by call count: a turn asked again after a crash gets the same answer.
     const tree: ScriptFunction = (_req, { turn }) =>
@@ -173,6 +179,11 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
     rt.model.setScript("narrow-leaf", () => ({ text: "narrow", latencyMs: 300 }));
     // A NUL character cannot be stored in jsonb: saving this turn fails on every attempt.
     rt.model.setScript("poison", () => ({ text: "bad \u0000 byte" }));
+    rt.model.setScript("stall", () => ({ hang: true }));
+    rt.model.setScript("impatient", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "wait", input: {} }] } : { text: "never asked" }));
+    rt.model.setScript("answerer", () => ({ text: "42" }));
+    rt.model.setScript("judge", () => ({ text: JSON.stringify({ score: 0.75, label: "good", comment: "plausible" }) }));
+    rt.model.setScript("meta-judge", () => ({ text: "0.5" }));
 
     executor = await createClusterExecutor({ handle: rt.database, store: rt.store, pollMs: 500 });
     workerEnv = {
@@ -489,6 +500,76 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
       expect(ended).toMatchObject({ status: "succeeded", frames: { total: 20, succeeded: 20, running: 0, queued: 0 }, workers: [] });
     } finally {
       rt.model.setLatency(0);
+    }
+  }, 60_000);
+
+  it("times out a parent waiting for a hanging child: the run fails with frame_timeout and the workers let go of the child", async () => {
+    const result = await executor.run("impatient", {}, { identity: operator, timeoutMs: 60_000 });
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatchObject({ code: "frame_timeout", message: "Frame exceeded impatient's timeout of 800 ms (limits.timeoutMs)" });
+    expect(result.trace.children[0]).toMatchObject({ loop: { id: "stall" }, status: "cancelled" });
+    expect(result.trace.toolCalls[0]).toMatchObject({ isError: true });
+    const client = admin();
+    await client.connect();
+    try {
+      let busy = -1;
+      for (let i = 0; i < 100 && busy !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from workers, jsonb_array_elements(current_work) w where w->>'runId' = $1`, [result.runId]);
+        busy = rows[0]!.n;
+      }
+      expect(busy).toBe(0);
+    } finally {
+      await client.end();
+    }
+  }, 60_000);
+
+  it("runs evaluator loops on the workers: each evaluation is a cluster run, and its own frames are not evaluated", async () => {
+    rt.model.reset();
+    await upsertLoopEvaluator(rt.database.db, { loopId: "answerer", evaluatorLoopId: "judge", sampleRate: 1, scoreName: "quality", createdBy: "test" });
+    await upsertLoopEvaluator(rt.database.db, { loopId: "judge", evaluatorLoopId: "meta-judge", sampleRate: 1, scoreName: "rigour", createdBy: "test" });
+    const client = admin();
+    await client.connect();
+    const scoresOf = async (frameIds: string[]) =>
+      (await client.query<{ frame_id: string; author: string; source: string; name: string; value: number; label: string | null; evaluator_run_id: string }>(
+        `select frame_id, author, source, name, value, label, evaluator_run_id from scores where frame_id = any($1::uuid[])`,
+        [frameIds],
+      )).rows;
+    const waitForScores = async (frameIds: string[]) => {
+      let found = await scoresOf(frameIds);
+      for (let i = 0; i < 200 && found.length < frameIds.length; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        found = await scoresOf(frameIds);
+      }
+      return found;
+    };
+    try {
+      // Several runs, so that evaluations' frames also succeed on workers other than the one that started them.
+      const results = await Promise.all(Array.from({ length: 4 }, (_, i) => executor.run("answerer", { question: i }, { identity: operator })));
+      expect(results.every((r) => r.status === "succeeded")).toBe(true);
+      const evaluated = results.map((r) => r.trace.id);
+      const scores = await waitForScores(evaluated);
+      expect(scores).toHaveLength(4);
+      for (const score of scores) expect(score).toMatchObject({ author: "judge", source: "evaluator", name: "quality", value: 0.75, label: "good" });
+      const { rows: evaluations } = await client.query<{ id: string; loop_id: string; status: string; caller: string; input: { frameId: string; loopId: string } }>(
+        `select id, loop_id, status, caller, input from runs where id = any($1::uuid[])`,
+        [scores.map((s) => s.evaluator_run_id)],
+      );
+      expect(evaluations).toHaveLength(4);
+      for (const run of evaluations) expect(run).toMatchObject({ loop_id: "judge", status: "succeeded", caller: "olivia", input: { loopId: "answerer" } });
+      expect(evaluations.map((r) => r.input.frameId).sort()).toEqual([...evaluated].sort());
+
+      // The judge run on its own is evaluated by the meta-judge: that evaluator works.
+      const direct = await executor.run("judge", { question: "direct" }, { identity: operator });
+      expect(await waitForScores([direct.trace.id])).toMatchObject([{ author: "meta-judge", name: "rigour", value: 0.5 }]);
+      // The judge frames inside the evaluations, which ended before it, were not.
+      const { rows: judgeFrames } = await client.query<{ id: string }>(`select id from frames where run_id = any($1::uuid[])`, [evaluations.map((r) => r.id)]);
+      expect(judgeFrames).toHaveLength(4);
+      expect(await scoresOf(judgeFrames.map((f) => f.id))).toEqual([]);
+      const { rows: metaRuns } = await client.query<{ n: number }>(`select count(*)::int as n from runs where loop_id = 'meta-judge'`);
+      expect(metaRuns[0]!.n).toBe(1);
+    } finally {
+      await client.end();
     }
   }, 60_000);
 

@@ -3,6 +3,8 @@
  * See ./README.md for how a run flows through the queue.
  */
 export { createClusterExecutor, type ClusterExecutor, type ClusterExecutorOptions } from "./executor";
-export { startWorker, type ClusterWorker, type WorkerOptions, type WorkerStats } from "./worker";
+export { createClusterEvaluations, type ClusterEvaluations, type ClusterEvaluationsDeps } from "./evaluations";
+export { handleDatabase } from "./sql";
+export { DEFAULT_SHUTDOWN_GRACE_MS, startWorker, type ClusterWorker, type WorkerOptions, type WorkerStats } from "./worker";
 export type { ClusterLimits } from "./limits";
 export { DEAD_LETTER_QUEUE, STEP_QUEUE } from "./queue";
