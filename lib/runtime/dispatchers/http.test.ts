@@ -208,6 +208,79 @@ describe("dispatchHttp: secrets", () => {
   });
 });
 
+describe("dispatchHttp: redirects", () => {
+  let other: Server;
+  let otherUrl: string;
+  const otherSeen: SeenRequest[] = [];
+
+  beforeEach(async () => {
+    otherSeen.length = 0;
+    other = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        otherSeen.push({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body: "" });
+        json(response, 200, { from: "other" });
+      });
+    });
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    other.closeAllConnections();
+    await new Promise((resolve) => other.close(resolve));
+  });
+
+  const redirectTo = (location: () => string, status = 302): Handler => (request, response) => {
+    if (request.url === "/moved") return json(response, 200, { from: "same origin", method: request.method, body: request.body });
+    response.writeHead(status, { location: location() });
+    response.end();
+  };
+
+  it("never sends a secret header to another origin: the redirect is refused", async () => {
+    handler = redirectTo(() => `${otherUrl}/steal`);
+    const { ctx } = context({ secrets: { KEY: SECRET } });
+    const error = await failure(dispatchHttp(httpLoop({ headers: { "X-Api-Key": { secret: "KEY" } } }), {}, ctx));
+    expect(error.code).toBe("http_redirect_refused");
+    expect(error.message).toContain(otherUrl);
+    expect(otherSeen).toHaveLength(0);
+  });
+
+  it("follows a redirect within the origin with the secret header", async () => {
+    handler = redirectTo(() => "/moved", 307);
+    const { ctx } = context({ secrets: { KEY: SECRET } });
+    const outcome = await dispatchHttp(httpLoop({ method: "POST", headers: { "X-Api-Key": { secret: "KEY" } } }), { q: 1 }, ctx);
+    expect(outcome.output).toEqual({ from: "same origin", method: "POST", body: '{"q":1}' });
+    expect(seen.map((r) => [r.url, r.headers["x-api-key"]])).toEqual([
+      ["/", SECRET],
+      ["/moved", SECRET],
+    ]);
+  });
+
+  it("follows a redirect to another origin without secrets, dropping credentials; a 303 continues as a GET", async () => {
+    handler = redirectTo(() => `${otherUrl}/elsewhere`, 303);
+    const { ctx } = context();
+    const outcome = await dispatchHttp(httpLoop({ method: "POST", headers: { Authorization: "Basic abc", "X-Trace": "t1" } }), { q: 1 }, ctx);
+    expect(outcome.output).toEqual({ from: "other" });
+    expect(otherSeen).toHaveLength(1);
+    expect(otherSeen[0]).toMatchObject({ method: "GET", url: "/elsewhere" });
+    expect(otherSeen[0]!.headers.authorization).toBeUndefined();
+    expect(otherSeen[0]!.headers["x-trace"]).toBe("t1");
+  });
+
+  it("stops after 5 redirects", async () => {
+    handler = (request, response) => {
+      response.writeHead(302, { location: `/hop${seen.length}` });
+      response.end();
+    };
+    const { ctx } = context();
+    const error = await failure(dispatchHttp(httpLoop({}, { maxAttempts: 1 }), {}, ctx));
+    expect(error.code).toBe("http_redirect");
+    expect(error.message).toMatch(/More than 5 redirects/);
+    expect(seen).toHaveLength(6);
+  });
+});
+
 describe("dispatchHttp: retries and idempotency", () => {
   it("retries a 503 and succeeds on the second attempt with the same Idempotency-Key", async () => {
     handler = (_request, response) => (seen.length === 1 ? json(response, 503, { error: "busy" }) : json(response, 200, { done: true }));

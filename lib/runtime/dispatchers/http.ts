@@ -6,6 +6,10 @@ import { redactError, redactSecrets } from "../redact";
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
+/** Redirects followed before the call fails, as browsers and curl bound them. */
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
 /** How much of a failed response's body is kept in the error, enough to read the server's complaint. */
 const ERROR_BODY_BYTES = 2 * 1024;
 
@@ -36,6 +40,8 @@ interface PreparedRequest {
   method: string;
   headers: Headers;
   body: string | undefined;
+  /** Whether a header carries a resolved secret: then no redirect leaves the origin. */
+  carriesSecret: boolean;
 }
 
 /**
@@ -102,7 +108,52 @@ function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: Dis
     if (body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
   }
 
-  return { url, target, method: http.method, headers, body };
+  return { url, target, method: http.method, headers, body, carriesSecret: secretValues.length > 0 };
+}
+
+/**
+ * Sends the request and follows redirects itself. `fetch` would keep every custom header on a
+ * redirect to another host, so a secret API key could be handed to whatever host a server
+ * redirects to: a request that carries a secret follows redirects within its origin only.
+ * Elsewhere, credentials and cookies are dropped when a redirect leaves the origin, as browsers
+ * do; a 303 (or a 301/302 answering a POST) continues as a GET without a body.
+ */
+async function send(request: PreparedRequest, ctx: DispatchContext, signal: AbortSignal): Promise<Response> {
+  let url = request.url;
+  let method = request.method;
+  let body = request.body;
+  const headers = new Headers(request.headers);
+  for (let redirects = 0; ; redirects++) {
+    const response = await ctx.fetch(url.href, { method, headers, ...(body !== undefined ? { body } : {}), signal, redirect: "manual" });
+    const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get("location") : null;
+    if (location === null) return response;
+    await response.body?.cancel().catch(() => undefined);
+    if (redirects >= MAX_REDIRECTS) throw new DispatchError("http_redirect", `More than ${MAX_REDIRECTS} redirects from ${request.target}`);
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw new DispatchError("http_redirect", `${request.target} redirected to an invalid location`);
+    }
+    if (next.protocol !== "http:" && next.protocol !== "https:") {
+      throw new DispatchError("http_redirect", `${request.target} redirected to a ${next.protocol} URL, which is not followed`);
+    }
+    if (next.origin !== url.origin) {
+      if (request.carriesSecret) {
+        throw new DispatchError(
+          "http_redirect_refused",
+          `${request.target} redirected to another origin (${next.origin}); the request carries a secret header, so the redirect is not followed`,
+        );
+      }
+      for (const name of ["authorization", "cookie", "proxy-authorization"]) headers.delete(name);
+    }
+    if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
+      if (method !== "HEAD") method = "GET";
+      body = undefined;
+      headers.delete("content-type");
+    }
+    url = next;
+  }
 }
 
 async function attempt(request: PreparedRequest, definition: HttpLoopDefinition, ctx: DispatchContext, maxResponseBytes: number): Promise<unknown> {
@@ -110,12 +161,7 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([ctx.signal, timeout]);
   try {
-    const response = await ctx.fetch(request.url.href, {
-      method: request.method,
-      headers: request.headers,
-      ...(request.body !== undefined ? { body: request.body } : {}),
-      signal,
-    });
+    const response = await send(request, ctx, signal);
 
     if (!response.ok) {
       const { bytes } = await readBody(response, ERROR_BODY_BYTES);
