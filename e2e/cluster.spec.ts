@@ -7,8 +7,12 @@ test("the cluster page shows workers, the queue and dead letters, and health rep
   await expect(page.getByRole("heading", { name: "Cluster" })).toBeVisible();
   await expect(page.getByRole("heading", { name: "Workers" })).toBeVisible();
   await expect(page.getByRole("heading", { name: "Dead letters" })).toBeVisible();
-  await expect(page.getByText("runs execute in the console's own process")).toBeVisible();
+  await expect(page.getByText("a worker inside the console's own process")).toBeVisible();
+  // Embedded, the engine's worker runs in the console process and heartbeats like any other.
+  const workers = page.getByRole("table", { name: "Workers" });
+  await expect(workers.getByRole("row")).toHaveCount(2);
+  await expect(workers.getByRole("cell", { name: "live" })).toBeVisible();
   const health = await request.get("/api/health");
   expect(health.ok()).toBe(true);
-  expect(await health.json()).toMatchObject({ status: "ok", database: "pglite", queue: { workers: { live: 0 } } });
+  expect(await health.json()).toMatchObject({ status: "ok", database: "pglite", queue: { isInstalled: true, workers: { live: 1 }, deadLettersPending: 0 } });
 });

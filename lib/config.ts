@@ -14,8 +14,12 @@ const configSchema = z
     ANTHROPIC_BASE_URL: z.url().optional(),
     LOOPSTACKS_SCRIPTED_MODEL_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
     LOOPSTACKS_SEED_DEMO: z.enum(["true", "false"]).default("true"),
-    /** `cluster`: runs execute on `loopstacks worker` processes; this process only records and waits. */
-    LOOPSTACKS_EXECUTION: z.enum(["embedded", "cluster"]).default("embedded"),
+    /**
+     * `embedded`: the cluster engine with one worker inside this process; `cluster`: runs execute
+     * on `loopstacks worker` processes and this process only records and waits; `direct`: the
+     * runtime's executor in this process, without a queue.
+     */
+    LOOPSTACKS_EXECUTION: z.enum(["embedded", "cluster", "direct"]).default("embedded"),
     PORT: z.coerce.number().int().min(1).max(65_535).default(3000),
     /** Shared by every process of a cluster so each can sign with the one signing key. */
     LOOPSTACKS_INSTANCE_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
@@ -34,8 +38,11 @@ export interface Config {
    */
   model: { mode: ModelMode; apiKey?: string; baseURL?: string; scriptedLatencyMs: number };
   seedDemo: boolean;
-  /** Where runs execute: in this process, or on cluster workers over PostgreSQL. */
-  execution: "embedded" | "cluster";
+  /**
+   * Where runs execute: on the queue engine with a worker in this process (`embedded`), on
+   * cluster workers over PostgreSQL (`cluster`), or straight in this process (`direct`).
+   */
+  execution: "embedded" | "cluster" | "direct";
   port: number;
   /** Encrypts the bundle signing keys at rest; absent: `<dataDir>/instance.key`. */
   instanceSecret?: string;

@@ -4,6 +4,8 @@ import { countLoops } from "../db/queries/loops";
 import { listStaleRuns, updateRun } from "../db/queries/runs";
 import { createDbEvaluatorStore } from "../db/evaluator-store";
 import { createDbStore } from "../db/store";
+import packageJson from "../package.json";
+import { startEmbeddedEngine } from "./cluster/embedded";
 import { createClusterExecutor } from "./cluster/executor";
 import type { Directory } from "./auth/directory";
 import { createDevDirectory, ensureDevDirectoryFile } from "./auth/dev-directory";
@@ -98,17 +100,21 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
       apiKey = "scripted-model";
     }
     const store = createDbStore(database.db);
+    const model = createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
+    const mcp = createMcpClientFactory();
+    const evaluators = { store: createDbEvaluatorStore(database.db) };
     const runtime = createRuntime({
       store,
-      model: createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }),
-      mcp: createMcpClientFactory(),
+      model,
+      mcp,
       secrets: envSecretResolver(),
-      // In cluster mode frames succeed on the workers, and `loopstacks worker` runs the evaluators.
-      ...(config.execution === "cluster" ? {} : { evaluators: { store: createDbEvaluatorStore(database.db) } }),
+      // Otherwise frames succeed on a worker (in this process, or `loopstacks worker`), which runs the evaluators.
+      ...(config.execution === "direct" ? { evaluators } : {}),
     });
 
-    if (database.kind === "pglite" && (options.recoverInterruptedRuns ?? true)) {
-      // Embedded mode runs everything in this process: a run still "running" was cut off.
+    if (config.execution === "direct" && database.kind === "pglite" && (options.recoverInterruptedRuns ?? true)) {
+      // The direct executor runs everything in this process: a run still "running" was cut off.
+      // (On the queue engine, such a run's steps are taken up again instead.)
       for (const { id } of await listStaleRuns(database.db, new Date())) {
         await updateRun(database.db, id, { status: "failed", error: { code: "interrupted", message: "The process running this run stopped before it ended" }, endedAt: new Date() });
       }
@@ -122,9 +128,15 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
     await getOrCreateSigningKey(database.db, instanceSecret);
     // In cluster mode this process records runs and waits for them; workers execute them.
     const cluster = config.execution === "cluster" ? await createClusterExecutor({ handle: database, store, log: (message) => console.error(message) }) : null;
+    // Embedded, the same engine runs here: the executor records runs, a worker in this process executes them.
+    const engine =
+      config.execution === "embedded"
+        ? await startEmbeddedEngine({ handle: database, store, model, mcp, secrets: envSecretResolver(), evaluators, version: packageJson.version })
+        : null;
+    const executor = cluster ?? engine?.executor;
     return {
       ...runtime,
-      ...(cluster ? { executor: cluster } : {}),
+      ...(executor ? { executor } : {}),
       instanceSecret,
       config,
       database,
@@ -134,6 +146,7 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
       scriptedModel,
       async close() {
         await cluster?.close();
+        await engine?.close();
         await runtime.close();
         await directory.close?.();
         await scriptedModel?.close();

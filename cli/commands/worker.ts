@@ -6,7 +6,7 @@ import { createDbEvaluatorStore } from "../../db/evaluator-store";
 import { createDbStore } from "../../db/store";
 import { envSecretResolver, loadConfig } from "../../lib/config";
 import { AppError } from "../../lib/errors";
-import { createClusterEvaluations, createClusterExecutor, DEFAULT_SHUTDOWN_GRACE_MS, handleDatabase, startWorker, type ClusterLimits } from "../../lib/cluster";
+import { createClusterEvaluations, createClusterExecutor, DEFAULT_SHUTDOWN_GRACE_MS, handleDatabase, startWorker, within, type ClusterLimits } from "../../lib/cluster";
 import { createAnthropicModelClient } from "../../lib/runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../../lib/runtime/mcp/client-factory";
 import { createScriptedModelServer, type ScriptedModelServer } from "../../lib/scripted-model";
@@ -138,13 +138,6 @@ export function register(program: Command): void {
       const stats = worker.stats();
       console.log(`LoopStacks worker ${stats.id} stopped after ${stats.processed} steps (${stats.fetched} taken in ${stats.fetches} fetches, ${stats.failed} failed)`);
     });
-}
-
-/** Waits for `promise`, but no longer than `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 function redact(url: string): string {

@@ -3,6 +3,7 @@
  * See ./README.md for how a run flows through the queue.
  */
 export { createClusterExecutor, type ClusterExecutor, type ClusterExecutorOptions } from "./executor";
+export { startEmbeddedEngine, within, type EmbeddedEngine, type EmbeddedEngineOptions } from "./embedded";
 export { createClusterEvaluations, type ClusterEvaluations, type ClusterEvaluationsDeps } from "./evaluations";
 export { handleDatabase } from "./sql";
 export { DEFAULT_SHUTDOWN_GRACE_MS, startWorker, type ClusterWorker, type WorkerOptions, type WorkerStats } from "./worker";

@@ -26,9 +26,11 @@ export default async function ClusterPage() {
       <PageHeader
         title="Cluster"
         description={
-          instance.database.kind === "pglite"
-            ? "This install runs embedded: runs execute in the console's own process. Start `loopstacks worker` processes against PostgreSQL (DATABASE_URL) to run on a cluster."
-            : "Worker processes pulling steps of runs from the PostgreSQL-backed queue."
+          instance.config.execution === "embedded"
+            ? "This install runs embedded: a worker inside the console's own process pulls steps of runs from the queue. On PostgreSQL (DATABASE_URL), `loopstacks worker` processes on other machines can join it."
+            : instance.config.execution === "direct"
+              ? "This install runs loops directly in the console's process, without the queue."
+              : "Worker processes pulling steps of runs from the PostgreSQL-backed queue."
         }
       />
       <div className="space-y-6">
