@@ -1,8 +1,10 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listWorkers } from "../db/queries/cluster";
+import { getRunProgress, listWorkers } from "../db/queries/cluster";
 import { upsertLoopEvaluator } from "../db/queries/prompts";
 import { addRealmMapping } from "../db/queries/realms";
 import { listRunScores } from "../db/queries/scores";
@@ -111,4 +113,47 @@ describe("an instance with direct execution", () => {
   it("names the variable when the execution mode is unknown", () => {
     expect(() => loadConfig({ LOOPSTACKS_EXECUTION: "sideways" })).toThrow(/LOOPSTACKS_EXECUTION/);
   });
+});
+
+describe("an embedded instance killed mid-run", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "loopstacks-embedded-restart-"));
+  let instance: Instance | undefined;
+
+  afterAll(async () => {
+    await instance?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("takes the run up again at the next start, from its saved turn, without repeating a frame", async () => {
+    const entry = fileURLToPath(new URL("../test/embedded/run-then-wait.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", entry, dataDir], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    for (let i = 0; i < 1_200 && !output.includes("CHILD ASKED") && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    const runId = /RUN (\S+)/.exec(output)?.[1];
+    expect(runId, output).toBeDefined();
+    expect(output).toContain("CHILD ASKED");
+    // Killed while the child frame waits for its (slow) model answer.
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+
+    instance = await createInstance(loadConfig({ NODE_ENV: "test", LOOPSTACKS_DATA_DIR: dataDir, LOOPSTACKS_SEED_DEMO: "false" }));
+    const progress = async () => (await getRunProgress(instance!.database.db, { runIds: [runId!], scope: "all" }))[0];
+    expect(await progress()).toMatchObject({ status: "running", frames: { total: 2 } });
+    // The dead process's worker falls silent; its steps are handed to this process's worker.
+    let now = await progress();
+    for (let i = 0; i < 600 && now?.status === "running"; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      now = await progress();
+    }
+    expect(now).toMatchObject({ status: "succeeded", frames: { total: 2, succeeded: 2 } });
+    // The parent's first turn was saved before the kill and is not asked again.
+    const asked = instance.scriptedModel!.requests.map((r) => [r.loopId, (r.body as { messages: unknown[] }).messages.length]);
+    expect(asked).toEqual([
+      ["slow-child", 1],
+      ["parent", 3],
+    ]);
+  }, 150_000);
 });
