@@ -126,7 +126,7 @@ describe("an embedded instance killed mid-run", () => {
 
   it("takes the run up again at the next start, from its saved turn, without repeating a frame", async () => {
     const entry = fileURLToPath(new URL("../test/embedded/run-then-wait.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", entry, dataDir], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", entry, dataDir], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "test" }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
