@@ -50,6 +50,8 @@ export function createClusterEvaluations(deps: ClusterEvaluationsDeps): ClusterE
 
   return {
     onFrameSucceeded(frame) {
+      // The step read whether the loop has evaluators when it loaded the frame.
+      if (frame.hasEvaluators === false) return;
       const task = isToBeEvaluated(frame)
         .then((isEvaluated) => {
           if (isEvaluated) hook.onFrameSucceeded(frame);

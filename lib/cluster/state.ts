@@ -32,6 +32,8 @@ export interface FrameState {
   run: { status: FrameStatus; identity: Identity; deadlineAt: Date | null };
   /** Null for the root frame. */
   parentStatus: FrameStatus | null;
+  /** Whether evaluator loops are configured on the frame's loop, as the step found it. */
+  hasEvaluators: boolean;
   /** Set by `claimFrame`: this worker now holds the lease of the (running) frame. */
   isClaimed?: boolean;
   /** Set by `claimFrame` for a running LLM frame: its saved turns and the tool calls of the last one. */
@@ -59,6 +61,7 @@ interface FrameRow {
   run_identity: Identity;
   run_deadline_at: Date | string | null;
   parent_status: FrameStatus | null;
+  has_evaluators: boolean;
 }
 
 const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
@@ -66,7 +69,8 @@ const date = (value: Date | string | null): Date | null => (value === null ? nul
 const FRAME_COLUMNS = `f.id, f.run_id, f.parent_frame_id, f.parent_tool_call_id, f.depth, f.realm_id, f.loop_id, f.loop_revision,
   f.loop_type, f.prompt_version, f.prompt_choice, f.status, f.input, f.model, f.started_at, f.turns,
   r.status as run_status, r.identity as run_identity, r.deadline_at as run_deadline_at,
-  (select p.status from frames p where p.id = f.parent_frame_id) as parent_status`;
+  (select p.status from frames p where p.id = f.parent_frame_id) as parent_status,
+  exists (select 1 from loop_evaluators e where e.loop_id = f.loop_id) as has_evaluators`;
 
 function toFrameState(row: FrameRow): FrameState {
   return {
@@ -88,6 +92,7 @@ function toFrameState(row: FrameRow): FrameState {
     turns: row.turns,
     run: { status: row.run_status, identity: row.run_identity, deadlineAt: date(row.run_deadline_at) },
     parentStatus: row.parent_status,
+    hasEvaluators: row.has_evaluators,
   };
 }
 

@@ -415,6 +415,7 @@ function notifySucceeded(deps: StepDeps, frame: FrameState, output: unknown): vo
       input: frame.input,
       output,
       identity: frame.run.identity,
+      hasEvaluators: frame.hasEvaluators,
     });
   } catch {
     // A hook never fails the frame that triggered it.
@@ -474,7 +475,8 @@ async function runLlmTurns(
   let turn: number;
   let saving: Promise<void> | undefined;
   try {
-    bindings = await bindTools({ loop, prompt, input: frame.input, savedTurns: [] }, { store: deps.store }, ctx);
+    // The tools' loops come from the catalog: a turn costs no query per tool.
+    bindings = await bindTools({ loop, prompt, input: frame.input, savedTurns: [] }, { store: { getLoop: (id) => deps.catalog.current(id) } }, ctx);
     // A frame admitted by this very step has no saved turns yet.
     const resumed: Resumed = isFresh
       ? { kind: "continue", messages: [{ role: "user", content: renderUserMessage(frame.input) }], nextTurn: 1 }

@@ -50,6 +50,8 @@ export interface SucceededFrame {
   input: unknown;
   output: unknown;
   identity: Identity;
+  /** False when the frame's loop is known to have no evaluator loops, so nothing need be read. */
+  hasEvaluators?: boolean;
 }
 
 export interface RunOptions {

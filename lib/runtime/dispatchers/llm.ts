@@ -98,7 +98,7 @@ export function finalOutput(text: string, hasOutputSchema: boolean): unknown {
   }
 }
 
-export async function bindTools(frame: LlmFrame, host: Pick<LlmHost, "store">, ctx: DispatchContext): Promise<Map<string, ToolBinding>> {
+export async function bindTools(frame: LlmFrame, host: { store: Pick<RuntimeStore, "getLoop"> }, ctx: DispatchContext): Promise<Map<string, ToolBinding>> {
   const bindings = new Map<string, ToolBinding>();
   for (const tool of frame.loop.definition.llm.tools) {
     if (isLoopRefTool(tool)) {
