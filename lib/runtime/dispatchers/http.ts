@@ -122,7 +122,8 @@ async function send(request: PreparedRequest, ctx: DispatchContext, signal: Abor
   let url = request.url;
   let method = request.method;
   let body = request.body;
-  const headers = new Headers(request.headers);
+  // Copied only when a redirect changes them.
+  let headers = request.headers;
   for (let redirects = 0; ; redirects++) {
     const response = await ctx.fetch(url.href, { method, headers, ...(body !== undefined ? { body } : {}), signal, redirect: "manual" });
     const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get("location") : null;
@@ -138,6 +139,7 @@ async function send(request: PreparedRequest, ctx: DispatchContext, signal: Abor
     if (next.protocol !== "http:" && next.protocol !== "https:") {
       throw new DispatchError("http_redirect", `${request.target} redirected to a ${next.protocol} URL, which is not followed`);
     }
+    if (headers === request.headers) headers = new Headers(request.headers);
     if (next.origin !== url.origin) {
       if (request.carriesSecret) {
         throw new DispatchError(
@@ -158,10 +160,18 @@ async function send(request: PreparedRequest, ctx: DispatchContext, signal: Abor
 
 async function attempt(request: PreparedRequest, definition: HttpLoopDefinition, ctx: DispatchContext, maxResponseBytes: number): Promise<unknown> {
   const { timeoutMs, response: responseConfig } = definition.http;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = AbortSignal.any([ctx.signal, timeout]);
+  // One controller for the frame's signal and the timeout (cheaper than AbortSignal.any per call).
+  const controller = new AbortController();
+  let isTimedOut = false;
+  const timer = setTimeout(() => {
+    isTimedOut = true;
+    controller.abort(new DOMException(`No response within ${timeoutMs} ms`, "TimeoutError"));
+  }, timeoutMs);
+  const onAbort = () => controller.abort(ctx.signal.reason);
+  if (ctx.signal.aborted) onAbort();
+  else ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const response = await send(request, ctx, signal);
+    const response = await send(request, ctx, controller.signal);
 
     if (!response.ok) {
       const { bytes } = await readBody(response, ERROR_BODY_BYTES);
@@ -190,7 +200,7 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
   } catch (error) {
     if (ctx.signal.aborted) throw cancellationError(ctx.signal);
     if (error instanceof DispatchError) throw error;
-    if (timeout.aborted || isAbortError(error)) {
+    if (isTimedOut || isAbortError(error)) {
       throw new DispatchError("http_timeout", `No response from ${request.target} within ${timeoutMs} ms`, { retryable: true, cause: error });
     }
     if (isConnectionError(error)) {
@@ -200,6 +210,9 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
       });
     }
     throw error;
+  } finally {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener("abort", onAbort);
   }
 }
 
