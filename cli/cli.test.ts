@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../db/client";
 
 const run = promisify(execFile);
 const bin = new URL("../bin/loopstacks.mjs", import.meta.url).pathname;
@@ -49,6 +50,14 @@ describe("loopstacks CLI", { timeout: 120_000 }, () => {
     expect(again.stdout).toContain("0 changed, 1 unchanged");
     writeFileSync(file, loop("Answer in one word."));
     expect((await loopstacks("apply", "-f", file)).stdout).toMatch(/updated\s+cli-echo \(llm, realm demo, revision 2, prompt v2 active\)/);
+    // Commands that only write definitions start no worker: the queue was never even installed.
+    const database = await openDatabase({ dataDir: join(dataDir, "pglite") });
+    try {
+      const { rows } = await database.pglite!.query<{ queue: string | null }>("select to_regclass('pgboss.job')::text as queue");
+      expect(rows).toEqual([{ queue: null }]);
+    } finally {
+      await database.close();
+    }
   });
 
   it("refuses an invalid loops file with every problem and exit code 2", async () => {
@@ -69,6 +78,14 @@ describe("loopstacks CLI", { timeout: 120_000 }, () => {
     expect(result.stdout).toMatch(/├─ demo-case-lookup \[llm r1\] succeeded/);
     expect(result.stdout).toMatch(/demo-echo \[mcp r1\] succeeded/);
     expect(result.stderr).toContain("scripted model");
+    // `run` executes on the embedded engine: its worker installed the queue.
+    const database = await openDatabase({ dataDir: join(dataDir, "pglite") });
+    try {
+      const { rows } = await database.pglite!.query<{ queue: string | null }>("select to_regclass('pgboss.job')::text as queue");
+      expect(rows).toEqual([{ queue: "pgboss.job" }]);
+    } finally {
+      await database.close();
+    }
   });
 
   it("exits 4 for a caller without the right role, 2 for malformed input, 3 for an unknown loop", async () => {

@@ -36,9 +36,13 @@ export function reportError(error: unknown): void {
   }
 }
 
-/** Builds the process's one instance, runs `fn`, and always closes it. */
+/**
+ * Builds the process's one instance, runs `fn`, and always closes it. Unless asked
+ * (`executesRuns: true`, for `run`), it starts no worker: a command that only reads or writes
+ * must never take up steps of runs.
+ */
 export async function withInstance<T>(fn: (instance: Instance) => Promise<T>, options: CreateInstanceOptions = {}): Promise<T> {
-  const instance = await createInstance(loadConfig(), options);
+  const instance = await createInstance(loadConfig(), { executesRuns: false, ...options });
   try {
     return await fn(instance);
   } finally {

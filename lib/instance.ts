@@ -46,6 +46,12 @@ export interface CreateInstanceOptions {
   recoverInterruptedRuns?: boolean;
   /** Where the directory settings are read from (default: process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Embedded mode: start the engine's worker in this process (default true). A process that only
+   * reads or writes definitions (the CLI's `apply`, `export`, the migration before `start`)
+   * passes false, so it never takes up steps of runs; its `executor` then runs in-process.
+   */
+  executesRuns?: boolean;
 }
 
 export interface DirectorySelection {
@@ -130,7 +136,7 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
     const cluster = config.execution === "cluster" ? await createClusterExecutor({ handle: database, store, log: (message) => console.error(message) }) : null;
     // Embedded, the same engine runs here: the executor records runs, a worker in this process executes them.
     const engine =
-      config.execution === "embedded"
+      config.execution === "embedded" && (options.executesRuns ?? true)
         ? await startEmbeddedEngine({ handle: database, store, model, mcp, secrets: envSecretResolver(), evaluators, version: packageJson.version })
         : null;
     const executor = cluster ?? engine?.executor;

@@ -38,7 +38,7 @@ export function register(program: Command): void {
         } finally {
           process.off("SIGINT", onSignal);
         }
-      });
+      }, { executesRuns: true });
       process.exitCode = code;
     });
 }

@@ -27,6 +27,26 @@ function runNext(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
+/**
+ * The server builds its instance on the first request. Asking for its health as soon as it
+ * listens starts the embedded engine's worker at once, so runs a crash cut off are taken up
+ * again without waiting for a visitor.
+ */
+async function warmUp(hostname: string, port: string, serving: Promise<number>): Promise<void> {
+  const host = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname.includes(":") ? `[${hostname}]` : hostname;
+  let isServing = true;
+  void serving.finally(() => (isServing = false));
+  for (let i = 0; i < 240 && isServing; i++) {
+    try {
+      const response = await fetch(`http://${host}:${port}/api/health`, { signal: AbortSignal.timeout(10_000) });
+      await response.body?.cancel();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 export function register(program: Command): void {
   program
     .command("start")
@@ -59,6 +79,8 @@ export function register(program: Command): void {
       if (previous === undefined) delete process.env.PORT;
       else process.env.PORT = previous;
       console.log(`LoopStacks console: http://${options.hostname === "0.0.0.0" ? "localhost" : options.hostname}:${port}`);
-      process.exitCode = await runNext(["start", "-p", port, "-H", options.hostname], env);
+      const serving = runNext(["start", "-p", port, "-H", options.hostname], env);
+      void warmUp(options.hostname, port, serving);
+      process.exitCode = await serving;
     });
 }
