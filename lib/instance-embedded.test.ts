@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { getRunProgress, listWorkers } from "../db/queries/cluster";
 import { upsertLoopEvaluator } from "../db/queries/prompts";
 import { addRealmMapping } from "../db/queries/realms";
 import { listRunScores } from "../db/queries/scores";
+import packageJson from "../package.json";
 import { loadConfig } from "./config";
 import { createInstance, type Instance } from "./instance";
 import type { Identity } from "./runtime/types";
@@ -51,11 +52,11 @@ describe("an instance in embedded mode", () => {
     ]);
     // The registry is written at each heartbeat (every 2 s).
     let [worker] = await listWorkers(instance.database.db, { scope: "all" });
-    for (let i = 0; i < 60 && !(worker && worker.processed > 0); i++) {
+    for (let i = 0; i < 100 && !(worker && worker.processed >= 3); i++) {
       await new Promise((r) => setTimeout(r, 100));
       [worker] = await listWorkers(instance.database.db, { scope: "all" });
     }
-    expect(worker).toMatchObject({ isLive: true, pid: process.pid, version: "0.1.0" });
+    expect(worker).toMatchObject({ isLive: true, pid: process.pid, version: packageJson.version });
     expect(worker!.processed).toBeGreaterThanOrEqual(3);
   });
 
@@ -71,7 +72,8 @@ describe("an instance in embedded mode", () => {
     const result = await instance.executor.run("child", "rate me", { identity: olga });
     expect(result.status).toBe("succeeded");
     let scores = await listRunScores(instance.database.db, { runIds: [result.runId], scope: "all" });
-    for (let i = 0; i < 100 && scores.length === 0; i++) {
+    // The evaluation is a run of its own, queued behind nothing but still a full run.
+    for (let i = 0; i < 400 && scores.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
       scores = await listRunScores(instance.database.db, { runIds: [result.runId], scope: "all" });
     }
@@ -118,25 +120,28 @@ describe("an instance with direct execution", () => {
 describe("an embedded instance killed mid-run", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "loopstacks-embedded-restart-"));
   let instance: Instance | undefined;
+  let child: ChildProcess | undefined;
 
   afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await instance?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("takes the run up again at the next start, from its saved turn, without repeating a frame", async () => {
     const entry = fileURLToPath(new URL("../test/embedded/run-then-wait.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", entry, dataDir], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "test" }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, ["--import", "tsx", entry, dataDir], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "test" }, stdio: ["ignore", "pipe", "pipe"] });
+    child = proc;
     let output = "";
-    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
-    for (let i = 0; i < 1_200 && !output.includes("CHILD ASKED") && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    proc.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    proc.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on("exit", (_code, signal) => resolve(signal)));
+    for (let i = 0; i < 1_200 && !output.includes("CHILD ASKED") && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
     const runId = /RUN (\S+)/.exec(output)?.[1];
     expect(runId, output).toBeDefined();
     expect(output).toContain("CHILD ASKED");
     // Killed while the child frame waits for its (slow) model answer.
-    child.kill("SIGKILL");
+    proc.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
 
     instance = await createInstance(loadConfig({ NODE_ENV: "test", LOOPSTACKS_DATA_DIR: dataDir, LOOPSTACKS_SEED_DEMO: "false" }));

@@ -35,7 +35,8 @@ function runNext(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
 async function warmUp(hostname: string, port: string, serving: Promise<number>): Promise<void> {
   const host = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname.includes(":") ? `[${hostname}]` : hostname;
   let isServing = true;
-  void serving.finally(() => (isServing = false));
+  const stop = () => (isServing = false);
+  serving.then(stop, stop);
   for (let i = 0; i < 240 && isServing; i++) {
     try {
       const response = await fetch(`http://${host}:${port}/api/health`, { signal: AbortSignal.timeout(10_000) });

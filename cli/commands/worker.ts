@@ -113,6 +113,13 @@ export function register(program: Command): void {
         ...(env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS !== undefined ? { superviseIntervalSeconds: env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS } : {}),
         onFrameSucceeded: evaluations.onFrameSucceeded,
         log,
+      }).catch(async (error: unknown) => {
+        // Nothing may keep the process alive after a failed start.
+        await executor.close();
+        await evaluationDatabase.close();
+        await mcp.close();
+        await scripted?.close();
+        throw error;
       });
       console.log(`LoopStacks worker ${worker.id} started: concurrency ${concurrency}, database ${redact(config.database.url)}`);
       console.log(`Model: ${scripted ? "built-in scripted model (demo answers; set ANTHROPIC_API_KEY for a real model)" : config.model.mode}`);

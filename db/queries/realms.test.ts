@@ -63,6 +63,30 @@ describe.each(DATABASE_KINDS)("createRealmRolesReader on %s", (kind) => {
     expect(queries.find((q) => q.groupDns[0] === ops)?.realmIds).toEqual(["cardiology", "radiology"]);
   });
 
+  it("keeps different sets of groups apart, and answers a read asked during a query with a query of its own", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const queries: (readonly string[])[] = [];
+    const read = createRealmRolesReader(database.db, async (db, realmIds, groupDns) => {
+      queries.push(groupDns);
+      if (queries.length === 1) await gate;
+      return getRealmRolesIn(db, realmIds, groupDns);
+    });
+    // Asked together: one group whose name holds a newline is not the two groups around it.
+    const joined = read("cardiology", [`${ops}\n${audit}`]);
+    const pair = read("cardiology", [ops, audit]);
+    await new Promise((r) => setImmediate(r));
+    expect(queries).toHaveLength(2);
+    // Asked while the first query is still out: it is not answered by that query.
+    const later = read("cardiology", [`${ops}\n${audit}`]);
+    await new Promise((r) => setImmediate(r));
+    expect(queries).toHaveLength(3);
+    release();
+    expect(await joined).toEqual([]);
+    expect(await pair).toEqual([{ groupDn: normalizeDn(ops), role: "operator" }]);
+    expect(await later).toEqual([]);
+  });
+
   it("caches nothing: a mapping removed between two reads is gone from the second", async () => {
     const { read, queries } = counted();
     expect(await read("cardiology", [ops])).toHaveLength(1);

@@ -118,7 +118,7 @@ export function createRealmRolesReader(
   return (realmId, groupDns) => {
     if (groupDns.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      const key = groupDns.join("\n");
+      const key = JSON.stringify(groupDns);
       const batch = batches.get(key) ?? { groupDns, waiting: [] };
       batch.waiting.push({ realmId, resolve, reject });
       batches.set(key, batch);

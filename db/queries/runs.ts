@@ -459,25 +459,40 @@ export async function listStaleRuns(db: Db, olderThan: Date) {
  * JSON for `jsonb_to_recordset`: a missing key reads as SQL NULL, so a row's null columns are
  * left out. Values inside payloads are kept exactly, nulls included.
  */
-function withoutNul(_key: string, value: unknown): unknown {
-  return typeof value === "string" && value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** A string jsonb accepts: NUL becomes U+FFFD, as does a lone surrogate. */
+function storableString(text: string): string {
+  return text.replaceAll("\u0000", "\uFFFD").replace(LONE_SURROGATE, "\uFFFD");
 }
 
+function storableCopy(value: unknown): unknown {
+  if (typeof value === "string") return storableString(value);
+  if (Array.isArray(value)) return value.map(storableCopy);
+  if (value !== null && typeof value === "object" && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [storableString(key), storableCopy(item)]));
+  }
+  return value;
+}
+
+/** In JSON text: an escaped NUL, or an escaped surrogate (JSON.stringify escapes only lone ones). */
+const UNSTORABLE_ESCAPE = /\\u(0000|d[89a-f][0-9a-f]{2})/i;
+
 /**
- * JSON text PostgreSQL's jsonb accepts. jsonb cannot hold the NUL character; a model, tool or
- * HTTP server that sends one would otherwise make every attempt to store it fail. It is stored
- * as U+FFFD, the replacement character. Scanning the text is cheap; the replacer walks every
- * value, so it runs only when needed.
+ * JSON text PostgreSQL's jsonb accepts. jsonb holds neither the NUL character nor a lone UTF-16
+ * surrogate, in values or in keys; a model, tool or HTTP server that sends one would otherwise
+ * make every attempt to store it fail. Each is stored as U+FFFD, the replacement character.
+ * Scanning the text is cheap; the copy is made only when needed.
  */
 export function storableJson(value: unknown): string {
   const json = JSON.stringify(value);
-  return json !== undefined && json.includes("\\u0000") ? JSON.stringify(value, withoutNul) : json;
+  return json !== undefined && UNSTORABLE_ESCAPE.test(json) ? JSON.stringify(storableCopy(value)) : json;
 }
 
-/** `value` as `storableJson` would store it: the same value when it holds no NUL character. */
+/** `value` as `storableJson` would store it: the same value when there is nothing to replace. */
 function storable<T>(value: T): T {
   const json = JSON.stringify(value);
-  return json !== undefined && json.includes("\\u0000") ? (JSON.parse(JSON.stringify(value, withoutNul)) as T) : value;
+  return json !== undefined && UNSTORABLE_ESCAPE.test(json) ? (storableCopy(value) as T) : value;
 }
 
 function recordsetJson(rows: Record<string, unknown>[]): string {

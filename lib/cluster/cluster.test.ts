@@ -149,7 +149,7 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
       { id: "narrow-fan", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "go", loopRef: "narrow-leaf" }] } },
       { id: "poison", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
       { id: "stall", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
-      { id: "impatient", type: "llm", realm: "clinic", limits: { timeoutMs: 800 }, llm: { model: "claude-test", tools: [{ name: "wait", loopRef: "stall" }] } },
+      { id: "impatient", type: "llm", realm: "clinic", limits: { timeoutMs: 2_500 }, llm: { model: "claude-test", tools: [{ name: "wait", loopRef: "stall" }] } },
       { id: "answerer", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
       { id: "judge", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
       { id: "meta-judge", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
@@ -506,7 +506,7 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
   it("times out a parent waiting for a hanging child: the run fails with frame_timeout and the workers let go of the child", async () => {
     const result = await executor.run("impatient", {}, { identity: operator, timeoutMs: 60_000 });
     expect(result.status).toBe("failed");
-    expect(result.error).toMatchObject({ code: "frame_timeout", message: "Frame exceeded impatient's timeout of 800 ms (limits.timeoutMs)" });
+    expect(result.error).toMatchObject({ code: "frame_timeout", message: "Frame exceeded impatient's timeout of 2500 ms (limits.timeoutMs)" });
     expect(result.trace.children[0]).toMatchObject({ loop: { id: "stall" }, status: "cancelled" });
     expect(result.trace.toolCalls[0]).toMatchObject({ isError: true });
     const client = admin();

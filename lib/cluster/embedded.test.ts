@@ -24,7 +24,7 @@ describe("cluster engine in-process on PGlite", () => {
       { id: "root", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "ask", loopRef: "leaf" }, { name: "wait", loopRef: "hang" }] } },
       { id: "guarded", type: "llm", realm: "vault", llm: { model: "claude-test" } },
       { id: "asks-vault", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "vault", loopRef: "guarded" }] } },
-      { id: "impatient", type: "llm", realm: "clinic", limits: { timeoutMs: 800 }, llm: { model: "claude-test", tools: [{ name: "wait", loopRef: "hang" }] } },
+      { id: "impatient", type: "llm", realm: "clinic", limits: { timeoutMs: 2_500 }, llm: { model: "claude-test", tools: [{ name: "wait", loopRef: "hang" }] } },
       { id: "delegator", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "delegate", loopRef: "impatient" }] } },
     ]);
     rt.model.setScript("root", (req, { turn }) => {
@@ -81,13 +81,13 @@ describe("cluster engine in-process on PGlite", () => {
 
   it("times out a parent waiting for a hanging child: the parent fails, the child is cancelled, the grandparent gets the error and finishes", async () => {
     const started = Date.now();
-    // The run's own deadline is far away: only the parent's limits.timeoutMs (800 ms) can end it this soon.
+    // The run's own deadline is far away: only the parent's limits.timeoutMs (2,500 ms) can end it this soon.
     const result = await executor.run("delegator", {}, { identity: operator, timeoutMs: 60_000 });
     expect(result.status).toBe("succeeded");
     expect(result.output).toBe("delegator done");
     expect(Date.now() - started).toBeLessThan(30_000);
     const [parent] = result.trace.children;
-    expect(parent).toMatchObject({ status: "failed", error: { code: "frame_timeout", message: "Frame exceeded impatient's timeout of 800 ms (limits.timeoutMs)" } });
+    expect(parent).toMatchObject({ status: "failed", error: { code: "frame_timeout", message: "Frame exceeded impatient's timeout of 2500 ms (limits.timeoutMs)" } });
     expect(parent!.children[0]).toMatchObject({ status: "cancelled", error: { code: "cancelled" } });
     expect(parent!.toolCalls[0]).toMatchObject({ isError: true, childFrameId: parent!.children[0]!.id });
     expect(parent!.toolCalls[0]!.endedAt).not.toBeNull();

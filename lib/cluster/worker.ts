@@ -361,19 +361,32 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
       for (const runId of await listEndedRuns(control, [...new Set(steps.map((s) => s.data.runId))])) abortRun(runId);
       abortFrames(await listEndedFrames(control, [...new Set(steps.map((s) => s.data.frameId))]));
     }
-    for (const runId of await listOverdueRuns(control, now)) {
-      await endRunEarly(control, runId, { status: "failed", error: { code: "run_timeout", message: "The run exceeded its deadline" } }, now);
-    }
-    // A frame waiting for its children holds no step whose signal would time it out.
-    for (const frame of await listTimedOutFrames(control, now)) {
-      const error = new DispatchError("frame_timeout", `Frame exceeded ${frame.loopId}'s timeout of ${frame.timeoutMs} ms (limits.timeoutMs)`).toFrameError();
-      abortFrames(await endTimedOutFrame(control, frame.id, error, now, { boss, notify: true }));
-    }
     const live = await control.query<{ live: number }>(`select count(*)::int as live from workers where heartbeat_at > $1`, [new Date(now.getTime() - heartbeatMs * 3)]);
     rateLimiter.setLiveWorkers(live.rows[0]?.live ?? 1);
-    await reapSilentWorkers(now);
-    await handleDeadLetters();
+    // Each sweep on its own: one that fails (a deadlock, a lost connection) leaves the others to run.
+    await sweep("silent workers", () => reapSilentWorkers(now));
+    await sweep("dead letters", () => handleDeadLetters());
+    await sweep("run deadlines", async () => {
+      for (const runId of await listOverdueRuns(control, now)) {
+        await endRunEarly(control, runId, { status: "failed", error: { code: "run_timeout", message: "The run exceeded its deadline" } }, now);
+      }
+    });
+    // A frame waiting for its children holds no step whose signal would time it out.
+    await sweep("frame timeouts", async () => {
+      for (const frame of await listTimedOutFrames(control, now)) {
+        const error = new DispatchError("frame_timeout", `Frame exceeded ${frame.loopId}'s timeout of ${frame.timeoutMs} ms (limits.timeoutMs)`).toFrameError();
+        abortFrames(await endTimedOutFrame(control, frame.id, error, now, { boss, notify: true }));
+      }
+    });
     if (beats % 100 === 1) await control.query(`delete from workers where heartbeat_at < $1`, [new Date(now.getTime() - STALE_WORKER_ROWS_AFTER_MS)]);
+  }
+
+  async function sweep(name: string, run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      log(`heartbeat, ${name}: ${(error as Error).message}`);
+    }
   }
 
   // The next heartbeat is timed from the end of the last, so a slow one never piles up behind.

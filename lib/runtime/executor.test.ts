@@ -196,7 +196,7 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
   it("keeps a NUL character from a model or an HTTP server from breaking the trace", async () => {
     const nulServer = createServer((_req, res) => {
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ note: "zero\u0000byte" }));
+      res.end(JSON.stringify({ note: "zero\u0000byte", "key\u0000": "half \ud800 pair", pair: "\ud83d\ude00" }));
     });
     await new Promise<void>((resolve) => nulServer.listen(0, "127.0.0.1", resolve));
     try {
@@ -207,7 +207,7 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
       const result = await rt.executor.run("nul-talker", "go", { identity: operator });
       expect(result.status).toBe("succeeded");
       expect(result.trace.output).toBe("answer with \uFFFD inside");
-      expect(result.trace.children[0]).toMatchObject({ status: "succeeded", output: { note: "zero\uFFFDbyte" } });
+      expect(result.trace.children[0]).toMatchObject({ status: "succeeded", output: { note: "zero\uFFFDbyte", "key\uFFFD": "half \uFFFD pair", pair: "\ud83d\ude00" } });
       const turns = await listConversationTurns(rt.database.db, result.trace.id);
       expect(turns.map((t) => t.stopReason)).toEqual(["tool_use", "end_turn"]);
       expect(turns[1]!.messages).toEqual([{ role: "assistant", content: [{ type: "text", text: "answer with \uFFFD inside" }] }]);

@@ -110,6 +110,27 @@ describe("createTraceWriter", () => {
     expect(batches).toHaveLength(1);
   });
 
+  it("resolves a saved turn once its own batch is written, while later changes keep the writer busy", async () => {
+    const { store, batches } = recordingStore({ delayMs: 20 });
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("a"));
+    let savedAfterBatches = -1;
+    const saving = writer.saveTurn("a", { turn: 1, messages: [], stopReason: "end_turn", inputTokens: 0, outputTokens: 0 }, new Date(1)).then(() => {
+      savedAfterBatches = batches.length;
+    });
+    // Other runs keep recording: the writer is never idle until this loop ends.
+    for (let i = 0; i < 20; i++) {
+      writer.insertFrame(frame(`busy-${i}`));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await saving;
+    await writer.flush();
+    expect(savedAfterBatches).toBeGreaterThanOrEqual(1);
+    expect(savedAfterBatches).toBeLessThan(batches.length);
+    expect(batches.flatMap((b) => b.turns ?? [])).toHaveLength(1);
+    expect(batches[savedAfterBatches - 1]!.turns).toHaveLength(1);
+  });
+
   it("refuses an update to a frame it never recorded", () => {
     const writer = createTraceWriter(recordingStore().store);
     expect(() => writer.updateFrame("ghost", { status: "failed" })).toThrow(/not recorded/);

@@ -32,13 +32,25 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   let scheduled = false;
   let failures = 0;
   let lastError: unknown = null;
-  const waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  // Every change is numbered; a batch that succeeds has written every change up to the number
+  // it was taken at, so each waiter resolves as soon as its own changes are in, however busy
+  // the writer stays with later ones.
+  let recorded = 0;
+  let written = 0;
+  let waiters: { upTo: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   const hasPending = () => pendingFrames.size > 0 || pendingCalls.size > 0 || pendingTurns.size > 0;
 
   const settleWaiters = () => {
-    if (hasPending() || writing || scheduled) return;
-    for (const waiter of waiters.splice(0)) waiter.resolve();
+    const done = waiters.filter((w) => w.upTo <= written);
+    if (done.length === 0) return;
+    waiters = waiters.filter((w) => w.upTo > written);
+    for (const waiter of done) waiter.resolve();
+  };
+
+  const changed = () => {
+    recorded++;
+    schedule();
   };
 
   const schedule = (delayMs = 0) => {
@@ -53,7 +65,12 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   };
 
   const write = async () => {
-    if (!hasPending()) return settleWaiters();
+    if (!hasPending()) {
+      // Nothing queued and nothing in flight: every change so far is written.
+      written = recorded;
+      return settleWaiters();
+    }
+    const upTo = recorded;
     const frameIds = [...pendingFrames];
     const callKeys = [...pendingCalls];
     const turns = [...pendingTurns];
@@ -69,6 +86,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     try {
       await writing;
       failures = 0;
+      written = upTo;
       // Rows that reached their end and have not changed since are no longer needed.
       for (const row of batch.frames) if (FINAL_STATUSES.has(row.status) && !pendingFrames.has(row.id)) frames.delete(row.id);
       for (const key of callKeys) if (calls.get(key)?.endedAt && !pendingCalls.has(key)) calls.delete(key);
@@ -87,14 +105,15 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     } finally {
       writing = null;
     }
+    settleWaiters();
     if (hasPending()) schedule(failures > 0 ? RETRY_DELAY_MS * Math.min(failures, 10) : 0);
-    else settleWaiters();
   };
 
   const flush = (): Promise<void> => {
-    if (!hasPending() && !writing && !scheduled) return Promise.resolve();
+    const upTo = recorded;
+    if (written >= upTo) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      waiters.push({ resolve, reject });
+      waiters.push({ upTo, resolve, reject });
       if (!writing) schedule();
     });
   };
@@ -103,20 +122,20 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     insertFrame(frame) {
       frames.set(frame.id, { ...frame });
       pendingFrames.add(frame.id);
-      schedule();
+      changed();
     },
     updateFrame(frameId, patch) {
       const row = frames.get(frameId);
       if (!row) throw new Error(`Frame ${frameId} was not recorded by this writer`);
       Object.assign(row, Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)));
       pendingFrames.add(frameId);
-      schedule();
+      changed();
     },
     insertToolCall(call) {
       const key = `${call.frameId}:${call.id}`;
       calls.set(key, { ...call });
       pendingCalls.add(key);
-      schedule();
+      changed();
     },
     finishToolCall(frameId, id, patch) {
       const key = `${frameId}:${id}`;
@@ -124,10 +143,11 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       if (!row) throw new Error(`Tool call ${id} of frame ${frameId} was not recorded by this writer`);
       Object.assign(row, patch);
       pendingCalls.add(key);
-      schedule();
+      changed();
     },
     saveTurn(frameId, turn, createdAt) {
       pendingTurns.set(`${frameId}:${turn.turn}`, { frameId, turn, createdAt });
+      changed();
       return flush();
     },
     flush,

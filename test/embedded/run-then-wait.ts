@@ -24,3 +24,5 @@ instance.scriptedModel!.setScript("slow-child", () => {
 const { runId } = await instance.executor.start("parent", "go", { identity: { subject: "olga", groups: ["cn=ops,dc=test"], kind: "user", source: "test" } });
 console.log(`RUN ${runId}`);
 await new Promise((resolve) => setTimeout(resolve, 120_000));
+// Not killed in time: end anyway, so a failed test never leaves this process behind.
+process.exit(1);
