@@ -241,6 +241,18 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     expect(result.trace.attempts).toHaveLength(1);
   });
 
+  it("fails a model response that reports an impossible token count, and the trace is still written", async () => {
+    await rt.registry.register({ id: "overbilled", type: "llm", realm: "clinic", retry: { maxAttempts: 1 }, llm: { model: "m" } });
+    let calls = 0;
+    rt.model.setScript("overbilled", () => (calls++ === 0 ? { malformed: "absurd-usage" } : { text: "fine" }));
+    const result = await rt.executor.run("overbilled", "hi", { identity: operator });
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatchObject({ code: "model_response_invalid", message: expect.stringContaining("usage.input_tokens") });
+    expect(result.trace).toMatchObject({ status: "failed", usage: { inputTokens: 0 } });
+    const next = await rt.executor.run("overbilled", "again", { identity: operator });
+    expect(next.trace).toMatchObject({ status: "succeeded", output: "fine" });
+  });
+
   it("stops recursion at max depth (a loop may call itself)", async () => {
     await rt.registry.register({
       id: "recursive",

@@ -3,7 +3,7 @@ export type ScriptStep = (
   | { text: string; stopReason?: "end_turn" | "max_tokens" | "stop_sequence" }
   | { toolUses: { name: string; input: unknown; id?: string }[]; text?: string }
   | { error: ScriptedError }
-  | { malformed: "not-json" | "missing-content" | "bad-stop-reason" }
+  | { malformed: "not-json" | "missing-content" | "bad-stop-reason" | "absurd-usage" }
   | { hang: true }
 ) & { latencyMs?: number };
 

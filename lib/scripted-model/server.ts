@@ -239,6 +239,8 @@ function buildMessage(request: ScriptedRequest, step: ScriptStep): Message {
     usage: { input_tokens: estimateTokens(request.system, request.messages, request.tools), output_tokens: estimateTokens(content) },
   };
   if ("malformed" in step && step.malformed === "missing-content") delete message.content;
+  // A gateway that reports billions of tokens for one call.
+  if ("malformed" in step && step.malformed === "absurd-usage") message.usage = { input_tokens: 3_000_000_000, output_tokens: 1 };
   return message;
 }
 

@@ -20,6 +20,9 @@ import { mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "./mcp
 export const MCP_TOOL_TIMEOUT_MS = 30_000;
 
 /** The shape every Messages API response must have before the runtime acts on it. */
+/** Tokens of one call, as stored (a 32-bit integer): more is a broken report, not usage. */
+const tokenCount = z.number().int().nonnegative().max(2_147_483_647);
+
 const modelResponseSchema = z.object({
   type: z.literal("message"),
   role: z.literal("assistant"),
@@ -33,7 +36,7 @@ const modelResponseSchema = z.object({
     ]),
   ),
   stop_reason: z.enum(["end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal"]),
-  usage: z.object({ input_tokens: z.number().int().nonnegative(), output_tokens: z.number().int().nonnegative() }).loose(),
+  usage: z.object({ input_tokens: tokenCount, output_tokens: tokenCount }).loose(),
 });
 export type ModelResponse = z.infer<typeof modelResponseSchema>;
 
