@@ -2,7 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import type { ComponentProps, ReactNode } from "react";
+import { useMemo, type ComponentProps, type ReactNode } from "react";
 import type { RunDetail } from "@/lib/services/get-run";
 import type { InspectorProps } from "../trace-graph/inspector";
 import { TraceExplorer as TraceGraphExplorer } from "../trace-graph/trace-explorer";
@@ -30,21 +30,27 @@ async function fetchRun(runId: string): Promise<RunDetail> {
   return (await response.json()) as RunDetail;
 }
 
-/** A run and its trace; while the run executes it refreshes itself every second until it ends. */
+/**
+ * A run and its trace; while the run executes it refreshes itself every second until it ends.
+ * The server hands the run over as JSON text: React's encoding of a 10,000-frame object tree
+ * costs seconds on the server and again in the browser, a string one `JSON.parse`. The text is
+ * what the refresh endpoint answers too, so the first render and every refresh see the same shapes.
+ */
 export function RunView({
-  initial,
+  initialJson,
   initialFrameId,
   canExport = false,
   scoreAction,
   cancelAction,
 }: {
-  initial: RunDetail;
+  initialJson: string;
   initialFrameId: string | null;
   canExport?: boolean;
   scoreAction?: InspectorProps["scoreAction"];
   /** Present when the viewer may cancel runs of this realm. */
   cancelAction?: ComponentProps<typeof CancelRunButton>["action"];
 }) {
+  const initial = useMemo(() => JSON.parse(initialJson) as RunDetail, [initialJson]);
   const { data, error } = useQuery({
     queryKey: ["run", initial.run.id],
     queryFn: () => fetchRun(initial.run.id),

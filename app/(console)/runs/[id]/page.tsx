@@ -31,7 +31,7 @@ export default async function RunPage({
   return (
     <RunView
       key={detail.run.id}
-      initial={detail}
+      initialJson={JSON.stringify(detail)}
       initialFrameId={param(query.frame) ?? null}
       canExport={can(actor, "export", detail.run.realm)}
       {...(can(actor, "run", detail.run.realm)
