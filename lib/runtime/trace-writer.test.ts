@@ -131,6 +131,32 @@ describe("createTraceWriter", () => {
     expect(batches[savedAfterBatches - 1]!.turns).toHaveLength(1);
   });
 
+  it("stores a row the database refuses with its payload replaced by the reason, and goes on writing", async () => {
+    const batches: Batch[] = [];
+    const store = {
+      async writeTraceBatch(batch: Batch) {
+        await new Promise((r) => setTimeout(r, 1));
+        if (batch.frames.some((f) => JSON.stringify(f.output ?? null).includes("poison"))) throw new Error("unsupported value");
+        batches.push(structuredClone(batch));
+      },
+    } as unknown as RuntimeStore;
+    const errors: string[] = [];
+    const writer = createTraceWriter(store, (e) => errors.push((e as Error).message));
+    writer.insertFrame(frame("parent"));
+    writer.insertFrame({ ...frame("child"), parentFrameId: "parent", depth: 1 });
+    writer.updateFrame("child", { status: "succeeded", output: { text: "poison" }, endedAt: new Date(2) });
+    writer.insertToolCall({ frameId: "parent", id: "t1", runId: "run", turn: 1, position: 0, name: "x", kind: "loop", input: {}, childFrameId: "child", startedAt: new Date(1) });
+    await writer.flush();
+    const stored = batches.flatMap((b) => b.frames);
+    expect(stored.map((f) => f.id)).toEqual(["parent", "child"]);
+    expect(stored[1]).toMatchObject({ status: "succeeded", output: { unstorable: "This value could not be stored: unsupported value" } });
+    expect(batches.flatMap((b) => b.toolCalls).map((c) => c.id)).toEqual(["t1"]);
+    expect(errors.at(-1)).toMatch(/stored without its payload/);
+    writer.insertFrame(frame("next"));
+    await writer.flush();
+    expect(batches.at(-1)!.frames.map((f) => f.id)).toEqual(["next"]);
+  });
+
   it("refuses an update to a frame it never recorded", () => {
     const writer = createTraceWriter(recordingStore().store);
     expect(() => writer.updateFrame("ghost", { status: "failed" })).toThrow(/not recorded/);

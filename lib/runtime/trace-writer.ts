@@ -1,8 +1,48 @@
-import type { FramePatch, FrameRow, NewFrame, NewToolCall, RuntimeStore, SavedTurn, ToolCallPatch, ToolCallRow, TurnRow } from "./store";
+import type { FramePatch, FrameRow, NewFrame, NewToolCall, RuntimeStore, SavedTurn, ToolCallPatch, ToolCallRow, TraceBatch, TurnRow } from "./store";
 
 const FINAL_STATUSES = new Set(["succeeded", "failed", "denied", "cancelled"]);
 const RETRY_DELAY_MS = 100;
 const MAX_CONSECUTIVE_FAILURES = 5;
+/** After this many failed attempts, a batch is written row by row to find a row that cannot be stored. */
+const ISOLATE_AFTER_FAILURES = 2;
+
+function unstorable(error: unknown): { unstorable: string } {
+  const reason = error instanceof Error ? error.message : String(error);
+  return { unstorable: `This value could not be stored: ${reason.replaceAll("\u0000", "").slice(0, 300)}` };
+}
+
+/** The rows of a batch, one at a time, parents before children (foreign keys), then calls and turns. */
+function singleRows(batch: TraceBatch): { row: TraceBatch; withoutPayload(error: unknown): TraceBatch }[] {
+  return [
+    ...[...batch.frames]
+      .sort((a, b) => a.depth - b.depth)
+      .map((frame) => ({
+        row: { frames: [frame], toolCalls: [] },
+        withoutPayload: (error: unknown): TraceBatch => {
+          const placeholder = unstorable(error);
+          const stripped: FrameRow = { ...frame, input: placeholder, attempts: [] };
+          if (frame.output !== undefined) stripped.output = placeholder;
+          if (frame.error) stripped.error = { code: frame.error.code, message: placeholder.unstorable };
+          return { frames: [stripped], toolCalls: [] };
+        },
+      })),
+    ...batch.toolCalls.map((call) => ({
+      row: { frames: [], toolCalls: [call] },
+      withoutPayload: (error: unknown): TraceBatch => {
+        const placeholder = unstorable(error);
+        return { frames: [], toolCalls: [{ ...call, input: placeholder, ...(call.output !== undefined ? { output: placeholder } : {}) }] };
+      },
+    })),
+    ...(batch.turns ?? []).map((turn) => ({
+      row: { frames: [], toolCalls: [], turns: [turn] },
+      withoutPayload: (error: unknown): TraceBatch => ({
+        frames: [],
+        toolCalls: [],
+        turns: [{ ...turn, turn: { ...turn.turn, messages: [{ role: "assistant", content: [{ type: "text", text: unstorable(error).unstorable }] }] } }],
+      }),
+    })),
+  ];
+}
 
 /**
  * Persists the trace as it happens without a round trip per change: frame and tool-call
@@ -94,6 +134,13 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       failures++;
       lastError = error;
       onError(error);
+      if (failures >= ISOLATE_AFTER_FAILURES && (await writeRowByRow(batch))) {
+        failures = 0;
+        written = upTo;
+        for (const row of batch.frames) if (FINAL_STATUSES.has(row.status) && !pendingFrames.has(row.id)) frames.delete(row.id);
+        for (const key of callKeys) if (calls.get(key)?.endedAt && !pendingCalls.has(key)) calls.delete(key);
+        return finishWrite();
+      }
       for (const id of frameIds) pendingFrames.add(id);
       for (const key of callKeys) pendingCalls.add(key);
       // A turn saved again since this batch left is newer than the one that failed.
@@ -105,9 +152,37 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     } finally {
       writing = null;
     }
+    finishWrite();
+  };
+
+  function finishWrite(): void {
+    writing = null;
     settleWaiters();
     if (hasPending()) schedule(failures > 0 ? RETRY_DELAY_MS * Math.min(failures, 10) : 0);
-  };
+  }
+
+  /**
+   * A batch that keeps failing may hold one row the database refuses whatever happens (a value
+   * a server sent that no column can hold), and would otherwise block every later write. Row by
+   * row, such a row is stored with its payload replaced by the reason, so the tree stays whole
+   * and nothing else is lost. False when even that fails: the database itself is away, and the
+   * batch is retried as usual.
+   */
+  async function writeRowByRow(batch: TraceBatch): Promise<boolean> {
+    for (const { row, withoutPayload } of singleRows(batch)) {
+      try {
+        await store.writeTraceBatch(row);
+      } catch (error) {
+        try {
+          await store.writeTraceBatch(withoutPayload(error));
+          onError(new Error(`A trace row was stored without its payload: ${unstorable(error).unstorable}`));
+        } catch {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
 
   const flush = (): Promise<void> => {
     const upTo = recorded;
