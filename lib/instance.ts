@@ -5,7 +5,7 @@ import { listStaleRuns, updateRun } from "../db/queries/runs";
 import { createDbEvaluatorStore } from "../db/evaluator-store";
 import { createDbStore } from "../db/store";
 import packageJson from "../package.json";
-import { startEmbeddedEngine } from "./cluster/embedded";
+import { EMBEDDED_SHUTDOWN_GRACE_MS, EMBEDDED_WORKER_CONCURRENCY, startEngine } from "./cluster/embedded";
 import { createClusterExecutor } from "./cluster/executor";
 import type { Directory } from "./auth/directory";
 import { createDevDirectory, ensureDevDirectoryFile } from "./auth/dev-directory";
@@ -137,7 +137,19 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
     // Embedded, the same engine runs here: the executor records runs, a worker in this process executes them.
     const engine =
       config.execution === "embedded" && (options.executesRuns ?? true)
-        ? await startEmbeddedEngine({ handle: database, store, model, mcp, secrets: envSecretResolver(), evaluators, version: packageJson.version })
+        ? await startEngine({
+            handle: database,
+            store,
+            evaluators,
+            worker: {
+              model,
+              mcp,
+              secrets: envSecretResolver(),
+              concurrency: EMBEDDED_WORKER_CONCURRENCY,
+              shutdownGraceMs: EMBEDDED_SHUTDOWN_GRACE_MS,
+              version: packageJson.version,
+            },
+          })
         : null;
     const executor = cluster ?? engine?.executor;
     return {

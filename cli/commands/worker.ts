@@ -6,7 +6,7 @@ import { createDbEvaluatorStore } from "../../db/evaluator-store";
 import { createDbStore } from "../../db/store";
 import { envSecretResolver, loadConfig } from "../../lib/config";
 import { AppError } from "../../lib/errors";
-import { createClusterEvaluations, createClusterExecutor, DEFAULT_SHUTDOWN_GRACE_MS, handleDatabase, startWorker, within, type ClusterLimits } from "../../lib/cluster";
+import { startEngine, type ClusterLimits } from "../../lib/cluster";
 import { createAnthropicModelClient } from "../../lib/runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../../lib/runtime/mcp/client-factory";
 import { createScriptedModelServer, type ScriptedModelServer } from "../../lib/scripted-model";
@@ -86,41 +86,33 @@ export function register(program: Command): void {
       // Evaluator loops run here, not on the console: each evaluation is a cluster run this
       // worker starts (on connections of its own) when a frame of an evaluated loop succeeds here.
       const evaluationDatabase = await openDatabase({ url: config.database.url, poolSize: 4 });
-      const log = (message: string) => console.error(`worker: ${message}`);
-      const executor = await createClusterExecutor({ handle: evaluationDatabase, store: createDbStore(evaluationDatabase.db), log }).catch(async (error: unknown) => {
-        await evaluationDatabase.close();
-        throw error;
-      });
-      const evaluations = createClusterEvaluations({
-        db: handleDatabase(evaluationDatabase),
-        store: createDbEvaluatorStore(evaluationDatabase.db),
-        start: executor.start,
-        logger: { error: (message, error) => log(`${message} ${error instanceof Error ? error.message : String(error ?? "")}`) },
-      });
       const mcp = createMcpClientFactory();
-      const graceMs = env.LOOPSTACKS_WORKER_SHUTDOWN_GRACE_MS ?? DEFAULT_SHUTDOWN_GRACE_MS;
-      const worker = await startWorker({
-        databaseUrl: config.database.url,
-        model: createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }),
-        mcp,
-        secrets: envSecretResolver(),
-        concurrency,
-        ...(env.LOOPSTACKS_WORKER_POOL_SIZE !== undefined ? { poolSize: env.LOOPSTACKS_WORKER_POOL_SIZE } : {}),
-        ...(options.id ? { workerId: options.id } : {}),
-        version: packageVersion(),
-        limits,
-        shutdownGraceMs: graceMs,
-        ...(env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS !== undefined ? { superviseIntervalSeconds: env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS } : {}),
-        onFrameSucceeded: evaluations.onFrameSucceeded,
-        log,
+      const engine = await startEngine({
+        handle: evaluationDatabase,
+        store: createDbStore(evaluationDatabase.db),
+        evaluators: { store: createDbEvaluatorStore(evaluationDatabase.db) },
+        log: (message) => console.error(`worker: ${message}`),
+        worker: {
+          databaseUrl: config.database.url,
+          model: createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }),
+          mcp,
+          secrets: envSecretResolver(),
+          concurrency,
+          ...(env.LOOPSTACKS_WORKER_POOL_SIZE !== undefined ? { poolSize: env.LOOPSTACKS_WORKER_POOL_SIZE } : {}),
+          ...(options.id ? { workerId: options.id } : {}),
+          version: packageVersion(),
+          limits,
+          ...(env.LOOPSTACKS_WORKER_SHUTDOWN_GRACE_MS !== undefined ? { shutdownGraceMs: env.LOOPSTACKS_WORKER_SHUTDOWN_GRACE_MS } : {}),
+          ...(env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS !== undefined ? { superviseIntervalSeconds: env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS } : {}),
+        },
       }).catch(async (error: unknown) => {
         // Nothing may keep the process alive after a failed start.
-        await executor.close();
         await evaluationDatabase.close();
         await mcp.close();
         await scripted?.close();
         throw error;
       });
+      const { worker } = engine;
       console.log(`LoopStacks worker ${worker.id} started: concurrency ${concurrency}, database ${redact(config.database.url)}`);
       console.log(`Model: ${scripted ? "built-in scripted model (demo answers; set ANTHROPIC_API_KEY for a real model)" : config.model.mode}`);
 
@@ -134,11 +126,7 @@ export function register(program: Command): void {
         process.on("SIGTERM", onSignal);
         process.on("SIGINT", onSignal);
       });
-      // Evaluations in flight are runs like any other: they get the same grace to end and be scored.
-      await Promise.all([worker.stop(), within(evaluations.idle(), graceMs)]);
-      await executor.close();
-      // Closing rejected the evaluations still waiting; they give up (with a log line) at once.
-      await within(evaluations.idle(), 1_000);
+      await engine.close();
       await evaluationDatabase.close();
       await mcp.close();
       await scripted?.close();

@@ -455,10 +455,6 @@ export async function listStaleRuns(db: Db, olderThan: Date) {
     .where(and(eq(runs.status, "running"), lt(runs.createdAt, olderThan)));
 }
 
-/**
- * JSON for `jsonb_to_recordset`: a missing key reads as SQL NULL, so a row's null columns are
- * left out. Values inside payloads are kept exactly, nulls included.
- */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** A string jsonb accepts: NUL becomes U+FFFD, as does a lone surrogate. */
@@ -484,7 +480,7 @@ const UNSTORABLE_ESCAPE = /\\u(0000|d[89a-f][0-9a-f]{2})/i;
  * make every attempt to store it fail. Each is stored as U+FFFD, the replacement character.
  * Scanning the text is cheap; the copy is made only when needed.
  */
-export function storableJson(value: unknown): string {
+function storableJson(value: unknown): string {
   const json = JSON.stringify(value);
   return json !== undefined && UNSTORABLE_ESCAPE.test(json) ? JSON.stringify(storableCopy(value)) : json;
 }
@@ -495,6 +491,10 @@ function storable<T>(value: T): T {
   return json !== undefined && UNSTORABLE_ESCAPE.test(json) ? (storableCopy(value) as T) : value;
 }
 
+/**
+ * JSON for `jsonb_to_recordset`: a missing key reads as SQL NULL, so a row's null columns are
+ * left out. Values inside payloads are kept exactly, nulls included.
+ */
 function recordsetJson(rows: Record<string, unknown>[]): string {
   return storableJson(rows.map((row) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null && value !== undefined))));
 }

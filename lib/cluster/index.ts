@@ -3,9 +3,7 @@
  * See ./README.md for how a run flows through the queue.
  */
 export { createClusterExecutor, type ClusterExecutor, type ClusterExecutorOptions } from "./executor";
-export { startEmbeddedEngine, within, type EmbeddedEngine, type EmbeddedEngineOptions } from "./embedded";
-export { createClusterEvaluations, type ClusterEvaluations, type ClusterEvaluationsDeps } from "./evaluations";
-export { handleDatabase } from "./sql";
-export { DEFAULT_SHUTDOWN_GRACE_MS, startWorker, type ClusterWorker, type WorkerOptions, type WorkerStats } from "./worker";
+export { startEngine, type Engine, type EngineOptions } from "./embedded";
+export { startWorker, type ClusterWorker, type WorkerOptions, type WorkerStats } from "./worker";
 export type { ClusterLimits } from "./limits";
 export { DEAD_LETTER_QUEUE, STEP_QUEUE } from "./queue";

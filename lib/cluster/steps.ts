@@ -7,7 +7,7 @@ import { dispatchMcp, mcpResultToOutput, resolvedSecretValues, resolveMcpServer 
 import type { SucceededFrame } from "../runtime/executor";
 import type { SchemaValidator } from "../runtime/json-schema";
 import { redactSecrets } from "../runtime/redact";
-import { DispatchError, toDispatchError, withRetry } from "../runtime/retry";
+import { DispatchError, frameTimeoutError, toDispatchError, withRetry } from "../runtime/retry";
 import type { RuntimeStore } from "../runtime/store";
 import type {
   Attempt,
@@ -167,7 +167,7 @@ function stepSignal(deps: StepDeps, parent: AbortSignal, frame: FrameState, defi
   const frameLeft = startedAt + definition.limits.timeoutMs - now;
   timers.push(
     setTimeout(
-      () => controller.abort(new DispatchError("frame_timeout", `Frame exceeded ${frame.loopId}'s timeout of ${definition.limits.timeoutMs} ms (limits.timeoutMs)`)),
+      () => controller.abort(frameTimeoutError(frame.loopId, definition.limits.timeoutMs)),
       Math.max(0, frameLeft),
     ),
   );

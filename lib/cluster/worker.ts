@@ -7,7 +7,7 @@ import { createDbStore } from "../../db/store";
 import { createRealmAuthorizer } from "../runtime/authorizer";
 import type { SucceededFrame } from "../runtime/executor";
 import { createSchemaValidator } from "../runtime/json-schema";
-import { DispatchError } from "../runtime/retry";
+import { DispatchError, frameTimeoutError } from "../runtime/retry";
 import type { RuntimeStore } from "../runtime/store";
 import type { Authorizer, Clock, FetchLike, McpClientFactory, ModelClient, SecretResolver } from "../runtime/types";
 import { createLoopCatalog, withPromptStateReads, withRealmRoleReads } from "./catalog";
@@ -374,7 +374,7 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
     // A frame waiting for its children holds no step whose signal would time it out.
     await sweep("frame timeouts", async () => {
       for (const frame of await listTimedOutFrames(control, now)) {
-        const error = new DispatchError("frame_timeout", `Frame exceeded ${frame.loopId}'s timeout of ${frame.timeoutMs} ms (limits.timeoutMs)`).toFrameError();
+        const error = frameTimeoutError(frame.loopId, frame.timeoutMs).toFrameError();
         abortFrames(await endTimedOutFrame(control, frame.id, error, now, { boss, notify: true }));
       }
     });

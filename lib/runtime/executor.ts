@@ -6,7 +6,7 @@ import { dispatchHttp } from "./dispatchers/http";
 import { dispatchLlm } from "./dispatchers/llm";
 import { dispatchMcp } from "./dispatchers/mcp";
 import type { SchemaValidator } from "./json-schema";
-import { DispatchError, toDispatchError } from "./retry";
+import { DispatchError, frameTimeoutError, toDispatchError } from "./retry";
 import { createTraceWriter } from "./trace-writer";
 import type { RuntimeStore } from "./store";
 import type {
@@ -218,7 +218,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const onParentAbort = () => controller.abort(req.parentSignal.reason);
     req.parentSignal.addEventListener("abort", onParentAbort, { once: true });
     const timer = setTimeout(
-      () => controller.abort(new DispatchError("frame_timeout", `Frame exceeded ${loop.id}'s timeout of ${definition.limits.timeoutMs} ms (limits.timeoutMs)`)),
+      () => controller.abort(frameTimeoutError(loop.id, definition.limits.timeoutMs)),
       definition.limits.timeoutMs,
     );
     const attempts: Attempt[] = [];

@@ -117,6 +117,11 @@ export async function withRetry<T>(operation: (attempt: number) => Promise<T>, o
   }
 }
 
+/** A frame that outlived its loop's `limits.timeoutMs`, in the same words wherever it is timed. */
+export function frameTimeoutError(loopId: string, timeoutMs: number): DispatchError {
+  return new DispatchError("frame_timeout", `Frame exceeded ${loopId}'s timeout of ${timeoutMs} ms (limits.timeoutMs)`);
+}
+
 /** Distinguishes a frame deadline from a cancellation by the reason the signal carries. */
 export function cancellationError(signal: AbortSignal): DispatchError {
   const reason: unknown = signal.reason;

@@ -122,25 +122,27 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       toolCalls: callKeys.map((key) => ({ ...calls.get(key)! })),
       ...(turns.length > 0 ? { turns: turns.map(([, row]) => row) } : {}),
     };
-    writing = store.writeTraceBatch(batch);
-    try {
-      await writing;
+    let isWritten = false;
+    writing = (async () => {
+      try {
+        await store.writeTraceBatch(batch);
+        isWritten = true;
+      } catch (error) {
+        failures++;
+        lastError = error;
+        onError(error);
+        isWritten = failures >= ISOLATE_AFTER_FAILURES && (await writeRowByRow(batch));
+      }
+    })();
+    await writing;
+    writing = null;
+    if (isWritten) {
       failures = 0;
       written = upTo;
       // Rows that reached their end and have not changed since are no longer needed.
       for (const row of batch.frames) if (FINAL_STATUSES.has(row.status) && !pendingFrames.has(row.id)) frames.delete(row.id);
       for (const key of callKeys) if (calls.get(key)?.endedAt && !pendingCalls.has(key)) calls.delete(key);
-    } catch (error) {
-      failures++;
-      lastError = error;
-      onError(error);
-      if (failures >= ISOLATE_AFTER_FAILURES && (await writeRowByRow(batch))) {
-        failures = 0;
-        written = upTo;
-        for (const row of batch.frames) if (FINAL_STATUSES.has(row.status) && !pendingFrames.has(row.id)) frames.delete(row.id);
-        for (const key of callKeys) if (calls.get(key)?.endedAt && !pendingCalls.has(key)) calls.delete(key);
-        return finishWrite();
-      }
+    } else {
       for (const id of frameIds) pendingFrames.add(id);
       for (const key of callKeys) pendingCalls.add(key);
       // A turn saved again since this batch left is newer than the one that failed.
@@ -149,17 +151,10 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
         // Waiters learn that their rows could not be written; the rows stay queued.
         for (const waiter of waiters.splice(0)) waiter.reject(lastError);
       }
-    } finally {
-      writing = null;
     }
-    finishWrite();
-  };
-
-  function finishWrite(): void {
-    writing = null;
     settleWaiters();
     if (hasPending()) schedule(failures > 0 ? RETRY_DELAY_MS * Math.min(failures, 10) : 0);
-  }
+  };
 
   /**
    * A batch that keeps failing may hold one row the database refuses whatever happens (a value
