@@ -10,7 +10,7 @@ import {
   listLoops,
   saveLoopRevision,
 } from "./queries/loops";
-import { resolvePromptForFrame } from "./queries/prompts";
+import { createPromptResolver } from "./queries/prompts";
 import { createRealmRolesReader } from "./queries/realms";
 import {
   getRunTree,
@@ -36,7 +36,7 @@ export function createDbStore(db: Db): RuntimeStore {
     listRevisions: (loopId) => listLoopRevisions(db, { loopId, scope: "all" }),
     saveRevision: (params) => saveLoopRevision(db, params),
     getActivePrompt: (loopId) => getActivePromptVersion(db, loopId),
-    resolvePrompt: (loopId, context) => resolvePromptForFrame(db, loopId, context),
+    resolvePrompt: createPromptResolver(db),
     getRealmRoles,
     createRun: (run) => insertRun(db, run),
     finishRun: (runId, patch) => updateRun(db, runId, patch),

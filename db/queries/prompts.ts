@@ -5,6 +5,7 @@ import { selectPrompt, type PromptSelectionContext, type ResolvedPrompt } from "
 import type { PromptVersion } from "../../lib/runtime/types";
 import type { Db } from "../client";
 import { frames, loopEvaluators, loops, promptPromotions, promptRollouts, promptVersions, runs, scores } from "../schema";
+import { batchPerTick } from "./batch";
 import { getPromptVersion, toPromptVersion } from "./loops";
 import { realmCondition, type RealmScope } from "./scope";
 
@@ -23,9 +24,38 @@ export async function resolvePromptForFrame(
     if (!forced) throw new AppError("not_found", `Prompt version ${context.version} of loop "${loopId}" does not exist`);
     return { prompt: forced, choice: { reason: "replay" } };
   }
+  const state = (await readPromptStates(db, [loopId])).get(loopId);
+  return state ? selectPrompt(state, context) : null;
+}
+
+/**
+ * `resolvePromptForFrame` for the runtime, which asks when every LLM frame starts: the reads
+ * that arrive in the same turn of the event loop (the child frames of one model turn) share one
+ * query. Nothing is cached, so a promotion is still used by the very next frame.
+ */
+export function createPromptResolver(
+  db: Db,
+  readStates: typeof readPromptStates = readPromptStates,
+): (loopId: string, context: PromptSelectionContext & { version?: number }) => Promise<ResolvedPrompt | null> {
+  const read = batchPerTick(async (loopIds: string[]) => {
+    const states = await readStates(db, [...new Set(loopIds)]);
+    return loopIds.map((id) => states.get(id) ?? null);
+  });
+  return async (loopId, context) => {
+    if (context.version !== undefined) return resolvePromptForFrame(db, loopId, context);
+    const state = await read(loopId);
+    return state ? selectPrompt(state, context) : null;
+  };
+}
+
+export type PromptState = Parameters<typeof selectPrompt>[0];
+
+/** Each loop's active prompt version and, when a rollout is running, its candidate. */
+export async function readPromptStates(db: Db, loopIds: string[]): Promise<Map<string, PromptState>> {
   const candidate = alias(promptVersions, "candidate");
-  const [row] = await db
-    .select({
+  const rows = await db
+    .selectDistinctOn([loops.id], {
+      loopId: loops.id,
       active: promptVersions,
       rolloutId: promptRollouts.id,
       percent: promptRollouts.percent,
@@ -36,15 +66,20 @@ export async function resolvePromptForFrame(
     .innerJoin(promptVersions, and(eq(promptVersions.loopId, loops.id), eq(promptVersions.version, loops.activePromptVersion)))
     .leftJoin(promptRollouts, and(eq(promptRollouts.loopId, loops.id), isNull(promptRollouts.endedAt)))
     .leftJoin(candidate, and(eq(candidate.loopId, loops.id), eq(candidate.version, promptRollouts.candidateVersion)))
-    .where(eq(loops.id, loopId))
-    .orderBy(desc(promptRollouts.startedAt))
-    .limit(1);
-  if (!row) return null;
-  const rollout =
-    row.rolloutId !== null && row.candidate !== null && row.percent !== null && row.stickyBy !== null
-      ? { id: row.rolloutId, percent: row.percent, stickyBy: row.stickyBy, candidate: toPromptVersion(row.candidate) }
-      : null;
-  return selectPrompt({ active: toPromptVersion(row.active), rollout }, context);
+    .where(inArray(loops.id, loopIds))
+    .orderBy(loops.id, desc(promptRollouts.startedAt));
+  return new Map(
+    rows.map((row) => [
+      row.loopId,
+      {
+        active: toPromptVersion(row.active),
+        rollout:
+          row.rolloutId !== null && row.candidate !== null && row.percent !== null && row.stickyBy !== null
+            ? { id: row.rolloutId, percent: row.percent, stickyBy: row.stickyBy, candidate: toPromptVersion(row.candidate) }
+            : null,
+      },
+    ]),
+  );
 }
 
 export interface LoopPromptState {

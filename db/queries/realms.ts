@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Role } from "../../lib/runtime/types";
 import type { Db } from "../client";
 import { realmMappings, realms } from "../schema";
+import { batchPerTick } from "./batch";
 
 const DN_SPECIAL = new Set([",", "+", '"', "\\", "<", ">", ";", "=", "#"]);
 
@@ -91,43 +92,20 @@ export function createRealmRolesReader(
   db: Db,
   read: typeof getRealmRolesIn = getRealmRolesIn,
 ): (realmId: string, groupDns: readonly string[]) => Promise<{ groupDn: string; role: Role }[]> {
-  interface Pending {
-    realmId: string;
-    resolve(rows: { groupDn: string; role: Role }[]): void;
-    reject(error: unknown): void;
-  }
-  let batches = new Map<string, { groupDns: readonly string[]; waiting: Pending[] }>();
-  let scheduled = false;
-
-  function flush(): void {
-    const current = batches;
-    batches = new Map();
-    scheduled = false;
-    for (const { groupDns, waiting } of current.values()) {
-      read(db, [...new Set(waiting.map((w) => w.realmId))], groupDns).then(
-        (rows) => {
-          for (const w of waiting) w.resolve(rows.filter((r) => r.realmId === w.realmId).map(({ groupDn, role }) => ({ groupDn, role })));
-        },
-        (error: unknown) => {
-          for (const w of waiting) w.reject(error);
-        },
-      );
-    }
-  }
-
-  return (realmId, groupDns) => {
-    if (groupDns.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => {
+  const batched = batchPerTick(async (requests: { realmId: string; groupDns: readonly string[] }[]) => {
+    // One query per set of groups, for every realm asked about with it.
+    const sets = new Map<string, { groupDns: readonly string[]; realmIds: Set<string> }>();
+    const keys = requests.map(({ realmId, groupDns }) => {
       const key = JSON.stringify(groupDns);
-      const batch = batches.get(key) ?? { groupDns, waiting: [] };
-      batch.waiting.push({ realmId, resolve, reject });
-      batches.set(key, batch);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      const set = sets.get(key) ?? { groupDns, realmIds: new Set<string>() };
+      set.realmIds.add(realmId);
+      sets.set(key, set);
+      return key;
     });
-  };
+    const rows = new Map(await Promise.all([...sets].map(async ([key, set]) => [key, await read(db, [...set.realmIds], set.groupDns)] as const)));
+    return requests.map(({ realmId }, i) => rows.get(keys[i]!)!.filter((r) => r.realmId === realmId).map(({ groupDn, role }) => ({ groupDn, role })));
+  });
+  return (realmId, groupDns) => (groupDns.length === 0 ? Promise.resolve([]) : batched({ realmId, groupDns }));
 }
 
 /** Every (realm, role) a set of groups holds; used to compute a caller's realm scope. */

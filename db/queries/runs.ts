@@ -10,7 +10,8 @@ import type {
   ToolCallPatch,
   TraceBatch,
 } from "../../lib/runtime/store";
-import { buildTraceTree } from "../../lib/runtime/trace";
+import { storable, storableJson } from "../../lib/runtime/storable";
+import { buildTraceTree, traceFrameFromRow } from "../../lib/runtime/trace";
 import type {
   Attempt,
   AuthorizationDecision,
@@ -18,7 +19,6 @@ import type {
   FrameStatus,
   Identity,
   TraceFrame,
-  TraceToolCall,
 } from "../../lib/runtime/types";
 import type { Db } from "../client";
 import { conversationTurns, frames, runs, toolCalls } from "../schema";
@@ -321,55 +321,32 @@ type ToolCallJson = {
   duration_ms: number | null;
 };
 
-/** json_agg renders timestamps in the session's format; normalise them to ISO-8601 UTC. */
-function iso(value: string | null): string | null {
-  return value === null ? null : new Date(value).toISOString();
-}
-
 function toTraceFrame(row: typeof frames.$inferSelect & { toolCalls: ToolCallJson[] }): TraceFrame {
-  const choice = row.promptChoice as { reason?: string; rolloutId?: string } | null;
-  return {
-    id: row.id,
-    runId: row.runId,
-    parentFrameId: row.parentFrameId,
-    parentToolCallId: row.parentToolCallId,
-    depth: row.depth,
-    loop: { id: row.loopId, revision: row.loopRevision, type: row.loopType as TraceFrame["loop"]["type"], realm: row.realmId },
-    prompt:
-      row.promptVersion === null
-        ? null
-        : { version: row.promptVersion, reason: choice?.reason ?? "active", ...(choice?.rolloutId ? { rolloutId: choice.rolloutId } : {}) },
-    status: row.status as FrameStatus,
-    attempts: row.attempts as unknown as Attempt[],
-    input: row.input,
-    output: row.output,
-    error: row.error as FrameError | null,
-    model: row.model,
-    usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens },
-    turns: row.turns,
-    toolCalls: row.toolCalls.map(
-      (c): TraceToolCall => ({
-        id: c.id,
-        turn: c.turn,
-        name: c.name,
-        kind: c.kind as TraceToolCall["kind"],
-        input: c.input,
-        output: c.output,
-        isError: c.is_error,
-        childFrameId: c.child_frame_id,
-        startedAt: iso(c.started_at)!,
-        endedAt: iso(c.ended_at),
-        durationMs: c.duration_ms,
-      }),
-    ),
-    identity: row.identity as unknown as Identity,
-    authorization: row.authorization as unknown as AuthorizationDecision,
-    createdAt: row.createdAt.toISOString(),
-    startedAt: row.startedAt?.toISOString() ?? null,
-    endedAt: row.endedAt?.toISOString() ?? null,
-    durationMs: row.durationMs,
-    children: [],
-  };
+  const { toolCalls: calls, ...frame } = row;
+  return traceFrameFromRow(
+    {
+      ...frame,
+      status: frame.status as FrameStatus,
+      identity: frame.identity as unknown as Identity,
+      authorization: frame.authorization as unknown as AuthorizationDecision,
+      attempts: frame.attempts as unknown as Attempt[],
+      error: frame.error as FrameError | null,
+    },
+    calls.map((c) => ({
+      id: c.id,
+      turn: c.turn,
+      name: c.name,
+      kind: c.kind as NewToolCall["kind"],
+      input: c.input,
+      output: c.output,
+      isError: c.is_error,
+      childFrameId: c.child_frame_id,
+      // json_agg renders timestamps in the session's format.
+      startedAt: new Date(c.started_at),
+      endedAt: c.ended_at === null ? null : new Date(c.ended_at),
+      durationMs: c.duration_ms,
+    })),
+  );
 }
 
 /** Every frame of a run with its tool calls, in one query, in creation order. */
@@ -453,42 +430,6 @@ export async function listStaleRuns(db: Db, olderThan: Date) {
     .select({ id: runs.id })
     .from(runs)
     .where(and(eq(runs.status, "running"), lt(runs.createdAt, olderThan)));
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** A string jsonb accepts: NUL becomes U+FFFD, as does a lone surrogate. */
-function storableString(text: string): string {
-  return text.replaceAll("\u0000", "\uFFFD").replace(LONE_SURROGATE, "\uFFFD");
-}
-
-function storableCopy(value: unknown): unknown {
-  if (typeof value === "string") return storableString(value);
-  if (Array.isArray(value)) return value.map(storableCopy);
-  if (value !== null && typeof value === "object" && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [storableString(key), storableCopy(item)]));
-  }
-  return value;
-}
-
-/** In JSON text: an escaped NUL, or an escaped surrogate (JSON.stringify escapes only lone ones). */
-const UNSTORABLE_ESCAPE = /\\u(0000|d[89a-f][0-9a-f]{2})/i;
-
-/**
- * JSON text PostgreSQL's jsonb accepts. jsonb holds neither the NUL character nor a lone UTF-16
- * surrogate, in values or in keys; a model, tool or HTTP server that sends one would otherwise
- * make every attempt to store it fail. Each is stored as U+FFFD, the replacement character.
- * Scanning the text is cheap; the copy is made only when needed.
- */
-function storableJson(value: unknown): string {
-  const json = JSON.stringify(value);
-  return json !== undefined && UNSTORABLE_ESCAPE.test(json) ? JSON.stringify(storableCopy(value)) : json;
-}
-
-/** `value` as `storableJson` would store it: the same value when there is nothing to replace. */
-function storable<T>(value: T): T {
-  const json = JSON.stringify(value);
-  return json !== undefined && UNSTORABLE_ESCAPE.test(json) ? (storableCopy(value) as T) : value;
 }
 
 /**

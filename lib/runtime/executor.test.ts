@@ -161,7 +161,8 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     // The conversation was saved turn by turn.
     const turns = await listConversationTurns(rt.database.db, trace.id);
     expect(turns.map((t) => t.stopReason)).toEqual(["tool_use", "end_turn"]);
-    expect(turns[0]!.messages).toHaveLength(2);
+    expect(turns[0]!.messages).toHaveLength(2);    // The result's trace is the trace as stored.
+    expect(result.trace).toEqual(await rt.store.getTrace(result.runId));
   });
 
   it("returns a failed child as an is_error tool result, and an unknown tool too", async () => {
@@ -211,6 +212,7 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
       const turns = await listConversationTurns(rt.database.db, result.trace.id);
       expect(turns.map((t) => t.stopReason)).toEqual(["tool_use", "end_turn"]);
       expect(turns[1]!.messages).toEqual([{ role: "assistant", content: [{ type: "text", text: "answer with \uFFFD inside" }] }]);
+      expect(result.trace).toEqual(await rt.store.getTrace(result.runId));
       // The writer is not stuck: the next run is recorded as usual.
       const next = await rt.executor.run("nul-http", {}, { identity: operator });
       expect(next.trace.status).toBe("succeeded");
@@ -320,6 +322,18 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     const live = await rt.store.getTrace(started.runId);
     expect(live?.status).toBe("running");
     expect(live?.endedAt).toBeNull();
+    expect((await started.done).status).toBe("succeeded");
+  });
+
+  it("saves a turn while the conversation goes on: it is stored before the next answer comes", async () => {
+    await rt.registry.register({ id: "two-turns", type: "llm", realm: "clinic", llm: { model: "m", tools: [{ name: "search", loopRef: "leaf-http" }] } });
+    rt.model.setScript("two-turns", { steps: [{ toolUses: [{ name: "search", input: { q: "afib" } }] }, { text: "done", latencyMs: 600 }] });
+    const started = await rt.executor.start("two-turns", "hi", { identity: operator });
+    await new Promise((r) => setTimeout(r, 300));
+    const live = await rt.store.getTrace(started.runId);
+    expect(live?.status).toBe("running");
+    const saved = await listConversationTurns(rt.database.db, live!.id);
+    expect(saved.map((t) => [t.turn, t.stopReason, t.messages.length])).toEqual([[1, "tool_use", 2]]);
     expect((await started.done).status).toBe("succeeded");
   });
 

@@ -1,14 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { AppError } from "../errors";
-import type { LlmLoopDefinition } from "./definition";
+import { isLoopRefTool, type LlmLoopDefinition } from "./definition";
 import type { DispatchContext } from "./dispatch";
 import { dispatchHttp } from "./dispatchers/http";
 import { dispatchLlm } from "./dispatchers/llm";
 import { dispatchMcp } from "./dispatchers/mcp";
 import type { SchemaValidator } from "./json-schema";
-import { DispatchError, frameTimeoutError, toDispatchError } from "./retry";
+import type { ResolvedPrompt } from "./prompt-selection";
+import { DispatchError, frameTimeoutError, round, toDispatchError } from "./retry";
+import { storable } from "./storable";
+import type { FrameRow, RuntimeStore, ToolCallRow } from "./store";
+import { buildTraceTree, traceFrameFromRow } from "./trace";
 import { createTraceWriter } from "./trace-writer";
-import type { RuntimeStore } from "./store";
 import type {
   Attempt,
   Authorizer,
@@ -19,10 +22,12 @@ import type {
   Identity,
   McpClientFactory,
   ModelClient,
+  AuthorizationDecision,
   PromptVersion,
   RegisteredLoop,
   RunResult,
   SecretResolver,
+  TraceFrame,
 } from "./types";
 
 export interface ExecutorDeps {
@@ -93,9 +98,24 @@ interface RunState {
   /**
    * The store as this run's frames see it: each loop's revision is resolved the first time the
    * run reaches the loop, so every frame of one loop in a run runs the same revision. Prompt
-   * versions and authorization are still read for every frame.
+   * versions and authorization are still read for every frame. Frame and tool-call rows go
+   * through the batch writer and are kept for the run's result.
    */
   store: RuntimeStore;
+  rows: RunRows;
+}
+
+/** Every frame and tool-call row of a run as recorded, from which its result's trace is built. */
+interface RunRows {
+  frames: Map<string, FrameRow>;
+  calls: Map<string, ToolCallRow>;
+}
+
+/** What a frame needs before it may be dispatched: its loop, the authorization decision, its prompt. */
+interface PreparedFrame {
+  loop: RegisteredLoop;
+  decision: AuthorizationDecision;
+  resolved: ResolvedPrompt | null;
 }
 
 interface FrameRequest {
@@ -107,6 +127,8 @@ interface FrameRequest {
   parentToolCallId: string | null;
   depth: number;
   parentSignal: AbortSignal;
+  /** The root frame is prepared while its run is being recorded. */
+  prepared?: Promise<PreparedFrame | null>;
 }
 
 interface FrameOutcome {
@@ -121,20 +143,75 @@ const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024;
 export function createExecutor(deps: ExecutorDeps): Executor {
   const { clock, authorizer, validator } = deps;
   const writer = createTraceWriter(deps.store, (error) => console.error("Writing the trace failed; retrying:", error));
-  // The executor's view of the store: frame and tool-call rows go through the batch writer;
-  // a saved turn travels with them; a trace read first waits for them.
+  // The executor's view of the store: a trace read first waits for the rows still being written.
   const store: RuntimeStore = {
     ...deps.store,
-    insertFrame: async (frame) => writer.insertFrame(frame),
-    updateFrame: async (frameId, patch) => writer.updateFrame(frameId, patch),
-    insertToolCall: async (call) => writer.insertToolCall(call),
-    finishToolCall: async (frameId, id, patch) => writer.finishToolCall(frameId, id, patch),
-    saveTurn: (frameId, turn, createdAt) => writer.saveTurn(frameId, turn, createdAt),
     getTrace: async (runId) => {
       await writer.flush();
       return deps.store.getTrace(runId);
     },
   };
+
+  /** The store a run's frames use; see `RunState.store`. */
+  function storeForRun(first: RegisteredLoop, rows: RunRows): RuntimeStore {
+    const loops = new Map<string, Promise<RegisteredLoop | null>>([[first.id, Promise.resolve(first)]]);
+    return {
+      ...store,
+      getLoop: (id) => {
+        let pending = loops.get(id);
+        if (!pending) {
+          pending = store.getLoop(id);
+          // Read ahead of need (a tool's loop): a failure is reported to whoever awaits it.
+          pending.catch(() => {});
+          loops.set(id, pending);
+        }
+        return pending;
+      },
+      insertFrame: async (frame) => {
+        rows.frames.set(frame.id, { ...frame });
+        writer.insertFrame(frame);
+      },
+      updateFrame: async (frameId, patch) => {
+        const row = rows.frames.get(frameId);
+        if (row) Object.assign(row, definedFields(patch));
+        writer.updateFrame(frameId, patch);
+      },
+      insertToolCall: async (call) => {
+        rows.calls.set(`${call.frameId}:${call.id}`, { ...call });
+        writer.insertToolCall(call);
+      },
+      finishToolCall: async (frameId, id, patch) => {
+        const row = rows.calls.get(`${frameId}:${id}`);
+        if (row) Object.assign(row, patch);
+        writer.finishToolCall(frameId, id, patch);
+      },
+      // The turn goes out in the writer's next batch while the conversation goes on: in this
+      // process no frame resumes from its saved turns (the cluster engine saves a turn in the
+      // transaction that hands out its tool calls), and the end of the run waits for every write.
+      saveTurn: async (frameId, turn, createdAt) => {
+        writer.saveTurn(frameId, turn, createdAt).catch(() => {});
+      },
+    };
+  }
+
+  /**
+   * Looks up a frame's loop, then authorizes the frame and reads its prompt version together.
+   * The loops its tools call are read at the same time, for the first turn's tool list.
+   */
+  async function prepareFrame(run: RunState, req: FrameRequest): Promise<PreparedFrame | null> {
+    const loop = req.loop ?? (await run.store.getLoop(req.loopId));
+    if (!loop) return null;
+    const definition = loop.definition;
+    if (definition.type === "llm") {
+      for (const tool of definition.llm.tools) if (isLoopRefTool(tool)) void run.store.getLoop(tool.loopRef);
+    }
+    const override = run.promptOverride?.loopId === loop.id ? { version: run.promptOverride.version } : {};
+    const [decision, resolved] = await Promise.all([
+      authorizer.authorize({ identity: run.identity, realm: loop.realm, action: "invoke", loopId: loop.id }),
+      definition.type === "llm" ? store.resolvePrompt(loop.id, { subject: run.identity.subject, input: req.input, ...override }) : null,
+    ]);
+    return { loop, decision, resolved };
+  }
   const newId = deps.newId ?? randomUUID;
   const maxInputBytes = deps.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES;
   const active = new Map<string, { state: RunState; done: Promise<RunResult> }>();
@@ -145,15 +222,13 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const createdAt = clock.now();
     const fail = (status: FrameStatus, error: FrameError): FrameOutcome => ({ frameId: req.frameId, status, output: null, error });
 
-    const loop = req.loop ?? (await run.store.getLoop(req.loopId));
-    if (!loop) {
+    const prepared = await (req.prepared ?? prepareFrame(run, req));
+    if (!prepared) {
       // Nothing to attribute the frame to: the tool call in the parent carries the error.
       return fail("failed", { code: "loop_not_found", message: `Loop "${req.loopId}" does not exist` });
     }
+    const { loop, decision, resolved } = prepared;
     const definition = loop.definition;
-    const decision = await authorizer.authorize({ identity: run.identity, realm: loop.realm, action: "invoke", loopId: loop.id });
-    const override = run.promptOverride?.loopId === loop.id ? { version: run.promptOverride.version } : {};
-    const resolved = definition.type === "llm" ? await store.resolvePrompt(loop.id, { subject: run.identity.subject, input: req.input, ...override }) : null;
     const prompt: PromptVersion | null = resolved?.prompt ?? null;
     const frameBase = {
       id: req.frameId,
@@ -177,7 +252,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
 
     const refuse = async (status: FrameStatus, error: FrameError): Promise<FrameOutcome> => {
       const endedAt = clock.now();
-      await store.insertFrame({ ...frameBase, status, error, startedAt: null, endedAt });
+      await run.store.insertFrame({ ...frameBase, status, error, startedAt: null, endedAt });
       return fail(status, error);
     };
 
@@ -212,7 +287,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
 
     const startedAt = clock.now();
     const t0 = performance.now();
-    await store.insertFrame({ ...frameBase, status: "running", startedAt });
+    await run.store.insertFrame({ ...frameBase, status: "running", startedAt });
 
     const controller = new AbortController();
     const onParentAbort = () => controller.abort(req.parentSignal.reason);
@@ -261,7 +336,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     }
     run.inputTokens += usage.inputTokens;
     run.outputTokens += usage.outputTokens;
-    await store.updateFrame(req.frameId, {
+    await run.store.updateFrame(req.frameId, {
       status,
       output,
       error,
@@ -270,7 +345,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       outputTokens: usage.outputTokens,
       turns,
       endedAt: clock.now(),
-      durationMs: performance.now() - t0,
+      durationMs: round(performance.now() - t0),
     });
     if (status === "succeeded") {
       try {
@@ -337,18 +412,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     checkInput(loop, input);
     const runId = newId();
     const controller = new AbortController();
-    const loops = new Map<string, Promise<RegisteredLoop | null>>([[loop.id, Promise.resolve(loop)]]);
-    const runStore: RuntimeStore = {
-      ...store,
-      getLoop: (id) => {
-        let pending = loops.get(id);
-        if (!pending) {
-          pending = store.getLoop(id);
-          loops.set(id, pending);
-        }
-        return pending;
-      },
-    };
+    const rows: RunRows = { frames: new Map(), calls: new Map() };
     const state: RunState = {
       id: runId,
       identity: options.identity,
@@ -358,19 +422,30 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       frames: 0,
       inputTokens: 0,
       outputTokens: 0,
-      store: runStore,
+      store: storeForRun(loop, rows),
+      rows,
     };
+    // The root frame is authorized, and its prompt read, while the run is recorded; nothing is
+    // dispatched before both are done.
+    const rootFrameId = newId();
+    const rootRequest: FrameRequest = { frameId: rootFrameId, loop, loopId: loop.id, input, parentFrameId: null, parentToolCallId: null, depth: 0, parentSignal: controller.signal };
+    rootRequest.prepared = prepareFrame(state, rootRequest);
+    rootRequest.prepared.catch(() => {});
+    const replacedBefore = writer.replacedRows();
     const createdAt = clock.now();
     const deadline = options.timeoutMs ? new Date(createdAt.getTime() + options.timeoutMs) : null;
-    await store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline });
-    await store.appendAudit({
-      action: "run.started",
-      actor: options.identity,
-      realmId: loop.realm,
-      targetType: "run",
-      targetId: runId,
-      data: { loopId: loop.id, revision: loop.revision },
-    });
+    // The run's row and its audit event are written together; the run starts once both are in.
+    await Promise.all([
+      store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline }),
+      store.appendAudit({
+        action: "run.started",
+        actor: options.identity,
+        realmId: loop.realm,
+        targetType: "run",
+        targetId: runId,
+        data: { loopId: loop.id, revision: loop.revision },
+      }),
+    ]);
 
     const onCallerAbort = () => controller.abort(new DispatchError("cancelled", "The run was cancelled by its caller"));
     options.signal?.addEventListener("abort", onCallerAbort, { once: true });
@@ -380,10 +455,9 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       : undefined;
 
     const done = (async (): Promise<RunResult> => {
-      const rootFrameId = newId();
       let outcome: FrameOutcome;
       try {
-        outcome = await executeFrame(state, { frameId: rootFrameId, loop, loopId: loop.id, input, parentFrameId: null, parentToolCallId: null, depth: 0, parentSignal: controller.signal });
+        outcome = await executeFrame(state, rootRequest);
       } catch (caught) {
         // A storage failure mid-run: record what we can so the run does not stay "running".
         outcome = { frameId: rootFrameId, status: "failed", output: null, error: { code: "internal_error", message: caught instanceof Error ? caught.message : String(caught) } };
@@ -401,7 +475,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         inputTokens: state.inputTokens,
         outputTokens: state.outputTokens,
       });
-      const trace = await store.getTrace(runId);
+      // The trace as recorded, unless the writer had to store a row of it differently.
+      const trace = writer.replacedRows() === replacedBefore ? traceOf(rows) : await store.getTrace(runId);
       if (!trace) throw new AppError("internal", `Run ${runId} finished without a trace`);
       return { runId, status: outcome.status, output: outcome.output, error: outcome.error, trace };
     })();
@@ -444,6 +519,24 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       await Promise.allSettled([...active.values()].map((a) => a.done));
     },
   };
+}
+
+/** The fields a patch sets; an undefined one leaves the row's value as it is. */
+function definedFields<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/** A run's Loop Stack Tree from its rows, with values as the database stores them. */
+function traceOf(rows: RunRows): TraceFrame | null {
+  const calls = new Map<string, ToolCallRow[]>();
+  for (const call of rows.calls.values()) {
+    const list = calls.get(call.frameId);
+    if (list) list.push(call);
+    else calls.set(call.frameId, [call]);
+  }
+  const byCall = (a: ToolCallRow, b: ToolCallRow) => a.turn - b.turn || a.position - b.position;
+  const frames = [...rows.frames.values()].sort((a, b) => a.seq - b.seq).map((frame) => traceFrameFromRow(frame, (calls.get(frame.id) ?? []).sort(byCall)));
+  return storable(buildTraceTree(frames));
 }
 
 /** Rejects as soon as the signal aborts, so a dispatcher that ignores its signal cannot hang a frame. */

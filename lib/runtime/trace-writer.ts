@@ -60,6 +60,8 @@ export interface TraceWriter {
   /** Resolves once the turn, and everything recorded before it, is written. */
   saveTurn(frameId: string, turn: SavedTurn, createdAt: Date): Promise<void>;
   flush(): Promise<void>;
+  /** How many rows so far were stored with their payload replaced, because the database refused them. */
+  replacedRows(): number;
 }
 
 export function createTraceWriter(store: RuntimeStore, onError: (error: unknown) => void = () => {}): TraceWriter {
@@ -72,6 +74,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   let scheduled = false;
   let failures = 0;
   let lastError: unknown = null;
+  let replaced = 0;
   // Every change is numbered; a batch that succeeds has written every change up to the number
   // it was taken at, so each waiter resolves as soon as its own changes are in, however busy
   // the writer stays with later ones.
@@ -170,6 +173,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       } catch (error) {
         try {
           await store.writeTraceBatch(withoutPayload(error));
+          replaced++;
           onError(new Error(`A trace row was stored without its payload: ${unstorable(error).unstorable}`));
         } catch {
           return false;
@@ -221,5 +225,6 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       return flush();
     },
     flush,
+    replacedRows: () => replaced,
   };
 }

@@ -1,4 +1,54 @@
-import type { TraceFrame } from "./types";
+import type { FrameRow, ToolCallRow } from "./store";
+import type { TraceFrame, TraceToolCall } from "./types";
+
+type TraceToolCallRow = Omit<ToolCallRow, "frameId" | "runId" | "position">;
+
+/** A frame's row and its tool calls (in turn and position order) as a node of the Loop Stack Tree. */
+export function traceFrameFromRow(row: FrameRow, calls: TraceToolCallRow[]): TraceFrame {
+  const choice = row.promptChoice as { reason?: string; rolloutId?: string } | null;
+  return {
+    id: row.id,
+    runId: row.runId,
+    parentFrameId: row.parentFrameId,
+    parentToolCallId: row.parentToolCallId,
+    depth: row.depth,
+    loop: { id: row.loopId, revision: row.loopRevision, type: row.loopType as TraceFrame["loop"]["type"], realm: row.realmId },
+    prompt:
+      row.promptVersion === null
+        ? null
+        : { version: row.promptVersion, reason: choice?.reason ?? "active", ...(choice?.rolloutId ? { rolloutId: choice.rolloutId } : {}) },
+    status: row.status,
+    attempts: row.attempts ?? [],
+    input: row.input ?? null,
+    output: row.output ?? null,
+    error: row.error ?? null,
+    model: row.model,
+    usage: { inputTokens: row.inputTokens ?? 0, outputTokens: row.outputTokens ?? 0 },
+    turns: row.turns ?? 0,
+    toolCalls: calls.map(
+      (c): TraceToolCall => ({
+        id: c.id,
+        turn: c.turn,
+        name: c.name,
+        kind: c.kind,
+        input: c.input ?? null,
+        output: c.output ?? null,
+        isError: c.isError ?? false,
+        childFrameId: c.childFrameId,
+        startedAt: c.startedAt.toISOString(),
+        endedAt: c.endedAt?.toISOString() ?? null,
+        durationMs: c.durationMs ?? null,
+      }),
+    ),
+    identity: row.identity,
+    authorization: row.authorization,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    endedAt: row.endedAt?.toISOString() ?? null,
+    durationMs: row.durationMs ?? null,
+    children: [],
+  };
+}
 
 /**
  * Nests flat frames (ordered by creation) into the Loop Stack Tree. O(n): one pass to index,

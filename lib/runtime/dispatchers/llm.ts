@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isLoopRefTool, type LlmLoopDefinition, type ToolDefinition } from "../definition";
 import type { DispatchContext, DispatchOutcome } from "../dispatch";
-import { DispatchError, withRetry } from "../retry";
+import { DispatchError, round, withRetry } from "../retry";
 import type { NewToolCall, RuntimeStore, SavedTurn, ToolCallPatch } from "../store";
 import type {
   FrameError,
@@ -102,26 +102,30 @@ export function finalOutput(text: string, hasOutputSchema: boolean): unknown {
 }
 
 export async function bindTools(frame: LlmFrame, host: { store: Pick<RuntimeStore, "getLoop"> }, ctx: DispatchContext): Promise<Map<string, ToolBinding>> {
-  const bindings = new Map<string, ToolBinding>();
-  for (const tool of frame.loop.definition.llm.tools) {
-    if (isLoopRefTool(tool)) {
-      const child = tool.loopRef === frame.loop.id ? frame.loop : await host.store.getLoop(tool.loopRef);
-      bindings.set(tool.name, {
-        tool,
-        inputSchema: asToolInputSchema(child?.definition.inputSchema),
-        description: tool.description ?? (child?.description || `Runs the loop ${tool.loopRef}`),
-      });
-    } else {
+  // The tools' loops and tool lists are read together, not one after another.
+  const bindings = await Promise.all(
+    frame.loop.definition.llm.tools.map(async (tool): Promise<[string, ToolBinding]> => {
+      if (isLoopRefTool(tool)) {
+        const child = tool.loopRef === frame.loop.id ? frame.loop : await host.store.getLoop(tool.loopRef);
+        return [
+          tool.name,
+          {
+            tool,
+            inputSchema: asToolInputSchema(child?.definition.inputSchema),
+            description: tool.description ?? (child?.description || `Runs the loop ${tool.loopRef}`),
+          },
+        ];
+      }
       let schema = tool.mcp.inputSchema;
       if (!schema) {
         const server = resolveMcpServer(tool.mcp.server, ctx.secrets);
         const listed = await ctx.mcp.listTools(server, { signal: ctx.signal, timeoutMs: MCP_TOOL_TIMEOUT_MS });
         schema = listed.find((t) => t.name === tool.mcp.tool)?.inputSchema;
       }
-      bindings.set(tool.name, { tool, inputSchema: asToolInputSchema(schema), description: tool.description ?? `MCP tool ${tool.mcp.tool}` });
-    }
-  }
-  return bindings;
+      return [tool.name, { tool, inputSchema: asToolInputSchema(schema), description: tool.description ?? `MCP tool ${tool.mcp.tool}` }];
+    }),
+  );
+  return new Map(bindings);
 }
 
 export function parseResponse(raw: unknown): ModelResponse {
@@ -212,7 +216,7 @@ async function runToolUse(
   const t0 = performance.now();
   const base: Omit<NewToolCall, "kind" | "childFrameId"> = { frameId: ctx.frameId, id: use.id, runId: ctx.runId, turn, position, name: use.name, input: use.input, startedAt };
   const finish = async (content: string, isError: boolean, output: unknown): Promise<ModelContentBlock> => {
-    const patch: ToolCallPatch = { output, isError, endedAt: ctx.clock.now(), durationMs: performance.now() - t0 };
+    const patch: ToolCallPatch = { output, isError, endedAt: ctx.clock.now(), durationMs: round(performance.now() - t0) };
     await host.store.finishToolCall(ctx.frameId, use.id, patch);
     return { type: "tool_result", tool_use_id: use.id, content, ...(isError ? { is_error: true } : {}) };
   };
