@@ -23,6 +23,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import pg from "pg";
 import { openDatabase, type DatabaseHandle } from "../db/client";
+import { createPromptResolver, readPromptStates } from "../db/queries/prompts";
 import { addRealmMapping, createRealmRolesReader, getRealmRolesIn } from "../db/queries/realms";
 import { createDbStore } from "../db/store";
 import { createRuntime, walkTrace, type Identity, type LoopDefinitionInput } from "../lib/runtime";
@@ -54,6 +55,7 @@ const WARMUP_RUNS = Number(process.env.LOOPSTACKS_BENCH_WARMUP ?? 3);
 const RSS_SAMPLE_MS = 10;
 /** A pseudo store call: the queries that answered the `getRealmRoles` calls. */
 const AUTHORIZATION_QUERIES = "authorization queries";
+const PROMPT_QUERIES = "prompt queries";
 
 type ConfigurationId = "pglite-memory" | "pglite-disk" | "postgres";
 
@@ -439,7 +441,12 @@ async function measureConfiguration(id: ConfigurationId): Promise<ConfigurationR
       storeCalls[AUTHORIZATION_QUERIES] = (storeCalls[AUTHORIZATION_QUERIES] ?? 0) + 1;
       return getRealmRolesIn(db, realmIds, groups);
     });
-    const countingStoreView = countingStore({ ...store, getRealmRoles: countedReads }, storeCalls);
+    // So do prompt reads.
+    const countedPrompts = createPromptResolver(database.db, (db, loopIds) => {
+      storeCalls[PROMPT_QUERIES] = (storeCalls[PROMPT_QUERIES] ?? 0) + 1;
+      return readPromptStates(db, loopIds);
+    });
+    const countingStoreView = countingStore({ ...store, getRealmRoles: countedReads, resolvePrompt: countedPrompts }, storeCalls);
     const counting = createRuntime({ store: countingStoreView, model: createAnthropicModelClient({ apiKey: "bench-key", baseURL: modelUrl }), mcp: createMcpClientFactory() });
     try {
       await runExecutor(counting.executor);
@@ -562,12 +569,13 @@ export async function benchRuntime(): Promise<Section> {
     notes.push(`${result.database}: RSS ${mib(result.rssAfterSetupBytes)} after setup (database open and migrated, MCP server connected).`);
   }
   if (storeCalls) {
-    const { [AUTHORIZATION_QUERIES]: authorizationQueries = 0, ...calls } = storeCalls;
+    const { [AUTHORIZATION_QUERIES]: authorizationQueries = 0, [PROMPT_QUERIES]: promptQueries = 0, ...calls } = storeCalls;
     const total = Object.values(calls).reduce((sum, n) => sum + n, 0);
-    const statements = total - (calls.getRealmRoles ?? 0) + authorizationQueries;
+    const statements = total - (calls.getRealmRoles ?? 0) - (calls.resolvePrompt ?? 0) + authorizationQueries + promptQueries;
+    const queries: Record<string, number> = { getRealmRoles: authorizationQueries, resolvePrompt: promptQueries };
     const listed = Object.entries(calls)
       .toSorted(([, a], [, b]) => b - a)
-      .map(([name, n]) => (name === "getRealmRoles" ? `${name} ${n} (in ${authorizationQueries} queries: the reads of frames dispatched together share one)` : `${name} ${n}`))
+      .map(([name, n]) => (queries[name] !== undefined ? `${name} ${n} (in ${queries[name]} queries: the reads of frames dispatched together share one)` : `${name} ${n}`))
       .join(", ");
     notes.push(
       `Store calls in one executor run (${total}): ${listed}. They send ${statements} SQL statements, ${(statements / FRAMES).toFixed(2)} per frame ` +
@@ -585,7 +593,7 @@ export async function benchRuntime(): Promise<Section> {
       "with the same messages and the same concurrency (`Promise.all` per turn), and records nothing.",
       "The **executor** run is `executor.run()` of `createRuntime` (the runtime core in this process, as `LOOPSTACKS_EXECUTION=direct` runs it) end to end:",
       "loop and prompt lookups, authorization of every frame, input validation,",
-      "the trace persisted as it happens (frames, tool calls, every conversation turn) and the trace read back at the end.",
+      "the trace persisted as it happens (frames, tool calls, every conversation turn), all of it written before the run returns its result with the trace.",
       `Per configuration and latency: ${WARMUP_RUNS} warm-up pairs, then ${MEASURED_RUNS} measured pairs in alternating order, each run after a forced GC.`,
       `Overhead per frame = (executor − bare) / ${FRAMES}, paired per iteration; the wall ratio is the median of paired ratios; percentiles are nearest-rank.`,
       "CPU is this process's user + system time, a steadier measure than wall time when other work shares the machine; for PostgreSQL it leaves out the server's own CPU.",
