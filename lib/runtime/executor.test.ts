@@ -1,12 +1,14 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listConversationTurns } from "../../db/queries/runs";
+import { getRun, listConversationTurns, listRuns } from "../../db/queries/runs";
 import { verifyAuditChain } from "../../db/queries/audit";
 import { DATABASE_KINDS } from "../../test/database";
 import { everythingStdioServer, startEverythingHttpServer } from "../../test/mcp-servers";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
 import { isAppError } from "../errors";
+import { createRuntime } from "./index";
+import { createMcpClientFactory } from "./mcp/client-factory";
 import { walkTrace } from "./trace";
 import type { Identity, TraceFrame } from "./types";
 
@@ -351,6 +353,26 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     expect(result.trace.toolCalls[0]).toMatchObject({ isError: true, childFrameId: denied.id });
     const chain = await verifyAuditChain(rt.database.db);
     expect(chain.ok).toBe(true);
+  });
+
+  it("does not start a run it could not audit, and does not leave it looking as if it runs", async () => {
+    await rt.registry.register({ id: "unaudited", type: "llm", realm: "clinic", llm: { model: "m" } });
+    rt.model.setScript("unaudited", { steps: [{ text: "should not be asked" }] });
+    const asked = rt.model.requests.length;
+    const failing = createRuntime({
+      store: { ...rt.store, appendAudit: async () => Promise.reject(new Error("audit log unavailable")) },
+      model: { createMessage: async () => Promise.reject(new Error("the model must not be called")) },
+      mcp: createMcpClientFactory(),
+    });
+    try {
+      await expect(failing.executor.run("unaudited", "hi", { identity: operator })).rejects.toThrow("audit log unavailable");
+    } finally {
+      await failing.close();
+    }
+    const [run] = await listRuns(rt.database.db, { scope: "all", loopId: "unaudited" });
+    expect(run).toMatchObject({ status: "failed", frameCount: 0 });
+    expect((await getRun(rt.database.db, { runId: run!.id, scope: "all" }))?.error).toMatchObject({ code: "internal_error", message: expect.stringContaining("audit log unavailable") });
+    expect(rt.model.requests.length).toBe(asked);
   });
 
   it("denies the root frame of a caller without a role, and a viewer", async () => {

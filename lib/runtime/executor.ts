@@ -435,7 +435,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const createdAt = clock.now();
     const deadline = options.timeoutMs ? new Date(createdAt.getTime() + options.timeoutMs) : null;
     // The run's row and its audit event are written together; the run starts once both are in.
-    await Promise.all([
+    const [created, audited] = await Promise.allSettled([
       store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline }),
       store.appendAudit({
         action: "run.started",
@@ -446,6 +446,13 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         data: { loopId: loop.id, revision: loop.revision },
       }),
     ]);
+    if (created.status === "rejected") throw created.reason;
+    if (audited.status === "rejected") {
+      // A run that could not be audited does not start, and is not left looking as if it runs.
+      const error = { code: "internal_error", message: `The run could not be audited: ${audited.reason instanceof Error ? audited.reason.message : String(audited.reason)}` };
+      await store.finishRun(runId, { status: "failed", output: null, error, endedAt: clock.now(), frameCount: 0, inputTokens: 0, outputTokens: 0 }).catch(() => {});
+      throw audited.reason;
+    }
 
     const onCallerAbort = () => controller.abort(new DispatchError("cancelled", "The run was cancelled by its caller"));
     options.signal?.addEventListener("abort", onCallerAbort, { once: true });
