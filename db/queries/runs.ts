@@ -37,6 +37,7 @@ export async function insertRun(db: Db, run: NewRun): Promise<void> {
     createdAt: run.createdAt,
     startedAt: run.createdAt,
     deadlineAt: run.deadlineAt,
+    evaluatesFrameId: run.evaluatesFrameId ?? null,
   });
 }
 

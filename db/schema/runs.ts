@@ -35,6 +35,8 @@ export const runs = pgTable(
     endedAt: timestamp("ended_at", { withTimezone: true }),
     deadlineAt: timestamp("deadline_at", { withTimezone: true }),
     cancelRequestedAt: timestamp("cancel_requested_at", { withTimezone: true }),
+    /** Set on an evaluator's run: the frame it scores. Only the runtime sets it, never a caller. */
+    evaluatesFrameId: uuid("evaluates_frame_id"),
   },
   (t) => [
     index("runs_realm_created").on(t.realmId, sql`${t.createdAt} desc`),

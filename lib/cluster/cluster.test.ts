@@ -524,7 +524,7 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
     }
   }, 60_000);
 
-  it("runs evaluator loops on the workers: each evaluation is a cluster run, and its own frames are not evaluated", async () => {
+  it("runs evaluator loops on the workers: each evaluation is a cluster run, and its own frames are not evaluated — however a caller shapes an input", async () => {
     rt.model.reset();
     await upsertLoopEvaluator(rt.database.db, { loopId: "answerer", evaluatorLoopId: "judge", sampleRate: 1, scoreName: "quality", createdBy: "test" });
     await upsertLoopEvaluator(rt.database.db, { loopId: "judge", evaluatorLoopId: "meta-judge", sampleRate: 1, scoreName: "rigour", createdBy: "test" });
@@ -551,13 +551,14 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
       const scores = await waitForScores(evaluated);
       expect(scores).toHaveLength(4);
       for (const score of scores) expect(score).toMatchObject({ author: "judge", source: "evaluator", name: "quality", value: 0.75, label: "good" });
-      const { rows: evaluations } = await client.query<{ id: string; loop_id: string; status: string; caller: string; input: { frameId: string; loopId: string } }>(
-        `select id, loop_id, status, caller, input from runs where id = any($1::uuid[])`,
+      const { rows: evaluations } = await client.query<{ id: string; loop_id: string; status: string; caller: string; input: { frameId: string; loopId: string }; evaluates_frame_id: string }>(
+        `select id, loop_id, status, caller, input, evaluates_frame_id from runs where id = any($1::uuid[])`,
         [scores.map((s) => s.evaluator_run_id)],
       );
       expect(evaluations).toHaveLength(4);
       for (const run of evaluations) expect(run).toMatchObject({ loop_id: "judge", status: "succeeded", caller: "olivia", input: { loopId: "answerer" } });
       expect(evaluations.map((r) => r.input.frameId).sort()).toEqual([...evaluated].sort());
+      for (const run of evaluations) expect(run.evaluates_frame_id).toBe(run.input.frameId);
 
       // The judge run on its own is evaluated by the meta-judge: that evaluator works.
       const direct = await executor.run("judge", { question: "direct" }, { identity: operator });
@@ -566,8 +567,12 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
       const { rows: judgeFrames } = await client.query<{ id: string }>(`select id from frames where run_id = any($1::uuid[])`, [evaluations.map((r) => r.id)]);
       expect(judgeFrames).toHaveLength(4);
       expect(await scoresOf(judgeFrames.map((f) => f.id))).toEqual([]);
+      // A caller's own run shaped like an evaluation, naming a real frame, is evaluated all the same.
+      const lookalike = await executor.run("judge", { input: { question: 0 }, output: "x", loopId: "answerer", frameId: evaluated[0], promptVersion: 1 }, { identity: operator });
+      expect(lookalike.status).toBe("succeeded");
+      expect(await waitForScores([lookalike.trace.id])).toMatchObject([{ author: "meta-judge", name: "rigour", value: 0.5 }]);
       const { rows: metaRuns } = await client.query<{ n: number }>(`select count(*)::int as n from runs where loop_id = 'meta-judge'`);
-      expect(metaRuns[0]!.n).toBe(1);
+      expect(metaRuns[0]!.n).toBe(2);
     } finally {
       await client.end();
     }

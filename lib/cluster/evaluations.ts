@@ -16,16 +16,14 @@ export interface ClusterEvaluations {
   idle(): Promise<void>;
 }
 
-const UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
-
 /**
  * Evaluator loops on a worker: after a frame of a loop with evaluators succeeds here, the
  * worker starts each sampled evaluator as a cluster run, waits for it and records the score.
  *
- * Frames of an evaluation run are never evaluated, whichever worker executes them: an
- * evaluation run is recognised by what it was started with, an evaluator input (`input`,
- * `output`, `loopId`, `frameId`, `promptVersion`) naming a frame of that loop in another run.
- * A per-process record of the runs it started would miss the frames other workers execute.
+ * Frames of an evaluation run are never evaluated, whichever worker executes them: the run's
+ * row names the frame it scores (`evaluates_frame_id`), which only the evaluator hook sets —
+ * a caller cannot make a run of theirs pass for one, whatever its input. A per-process record
+ * of the runs it started would miss the frames other workers execute.
  */
 export function createClusterEvaluations(deps: ClusterEvaluationsDeps): ClusterEvaluations {
   const hook = createEvaluatorHook(deps);
@@ -36,13 +34,8 @@ export function createClusterEvaluations(deps: ClusterEvaluationsDeps): ClusterE
   async function isToBeEvaluated(frame: SucceededFrame): Promise<boolean> {
     const { rows } = await deps.db.query<{ has_evaluators: boolean; is_evaluation: boolean }>(
       `select exists (select 1 from loop_evaluators where loop_id = $1) as has_evaluators,
-              exists (
-                select 1 from runs r
-                  join frames evaluated on evaluated.id = case when r.input->>'frameId' ~ $3 then (r.input->>'frameId')::uuid end
-                 where r.id = $2 and jsonb_typeof(r.input) = 'object' and r.input ?& array['input', 'output', 'loopId', 'frameId', 'promptVersion']
-                   and evaluated.loop_id = r.input->>'loopId' and evaluated.run_id <> r.id
-              ) as is_evaluation`,
-      [frame.loopId, frame.runId, UUID],
+              exists (select 1 from runs where id = $2 and evaluates_frame_id is not null) as is_evaluation`,
+      [frame.loopId, frame.runId],
     );
     const row = rows[0];
     return row !== undefined && row.has_evaluators && !row.is_evaluation;

@@ -185,6 +185,7 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
     createdAt: Date;
     deadlineAt: Date | null;
     promptOverride: RunOptions["promptOverride"];
+    evaluatesFrameId: string | null;
   }
 
   /**
@@ -232,16 +233,17 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
       caller: r.identity.subject,
       created_at: r.createdAt.toISOString(),
       deadline_at: r.deadlineAt?.toISOString() ?? null,
+      evaluates_frame_id: r.evaluatesFrameId,
       authorization: pendingAuthorization(r.loop.realm, r.createdAt),
     }));
     await db.transaction(async (tx) => {
       await tx.query(
         `with x as (
            select * from jsonb_to_recordset($1::jsonb) as x(id uuid, frame_id uuid, realm_id text, loop_id text, loop_revision int, loop_type text,
-                  input jsonb, identity jsonb, caller text, created_at timestamptz, deadline_at timestamptz, "authorization" jsonb)
+                  input jsonb, identity jsonb, caller text, created_at timestamptz, deadline_at timestamptz, evaluates_frame_id uuid, "authorization" jsonb)
          ), r as (
-           insert into runs (id, realm_id, loop_id, loop_revision, status, input, identity, caller, frame_count, created_at, started_at, deadline_at)
-           select id, realm_id, loop_id, loop_revision, 'queued', input, identity, caller, 1, created_at, created_at, deadline_at from x
+           insert into runs (id, realm_id, loop_id, loop_revision, status, input, identity, caller, frame_count, created_at, started_at, deadline_at, evaluates_frame_id)
+           select id, realm_id, loop_id, loop_revision, 'queued', input, identity, caller, 1, created_at, created_at, deadline_at, evaluates_frame_id from x
          )
          insert into frames (id, run_id, depth, seq, realm_id, loop_id, loop_revision, loop_type, status, input, identity, "authorization", created_at)
          select frame_id, id, 0, 0, realm_id, loop_id, loop_revision, loop_type, 'queued', input, identity, "authorization", created_at from x`,
@@ -263,7 +265,7 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
     const createdAt = clock.now();
     const deadlineAt = runOptions.timeoutMs ? new Date(createdAt.getTime() + runOptions.timeoutMs) : null;
     const identity = runOptions.identity;
-    await record({ runId, rootFrameId: newId(), loop, input, identity, createdAt, deadlineAt, promptOverride: runOptions.promptOverride });
+    await record({ runId, rootFrameId: newId(), loop, input, identity, createdAt, deadlineAt, promptOverride: runOptions.promptOverride, evaluatesFrameId: runOptions.evaluates?.frameId ?? null });
     await audit({
       action: "run.started",
       actor: identity,

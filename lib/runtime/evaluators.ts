@@ -102,7 +102,7 @@ export function createEvaluatorHook(deps: EvaluatorDeps & { start: Executor["sta
         .map(async (evaluator) => {
           try {
             const input: EvaluatorInput = { input: frame.input, output: frame.output, loopId: frame.loopId, frameId: frame.frameId, promptVersion: frame.promptVersion };
-            const started = await deps.start(evaluator.evaluatorLoopId, input, { identity: frame.identity });
+            const started = await deps.start(evaluator.evaluatorLoopId, input, { identity: frame.identity, evaluates: { frameId: frame.frameId } });
             evaluationRuns.add(started.runId);
             const result = await started.done.finally(() => evaluationRuns.delete(started.runId));
             if (result.status !== "succeeded") {

@@ -67,6 +67,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Runs this prompt version for every frame of `loopId` in the run (a replay), instead of the active one. */
   promptOverride?: { loopId: string; version: number };
+  /**
+   * Marks the run as an evaluator's, scoring this frame: its own frames are never evaluated.
+   * Only the runtime's evaluator hook sets it; no route or command passes it through.
+   */
+  evaluates?: { frameId: string };
 }
 
 export interface StartedRun {
@@ -436,7 +441,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const deadline = options.timeoutMs ? new Date(createdAt.getTime() + options.timeoutMs) : null;
     // The run's row and its audit event are written together; the run starts once both are in.
     const [created, audited] = await Promise.allSettled([
-      store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline }),
+      store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline, evaluatesFrameId: options.evaluates?.frameId ?? null }),
       store.appendAudit({
         action: "run.started",
         actor: options.identity,

@@ -39,6 +39,8 @@ export interface NewRun {
   identity: Identity;
   createdAt: Date;
   deadlineAt: Date | null;
+  /** An evaluator's run: the frame it scores. */
+  evaluatesFrameId?: string | null;
 }
 
 export interface RunPatch {

@@ -1,0 +1,1 @@
+ALTER TABLE "runs" ADD COLUMN "evaluates_frame_id" uuid;
