@@ -38,6 +38,7 @@ export async function insertRun(db: Db, run: NewRun): Promise<void> {
     startedAt: run.createdAt,
     deadlineAt: run.deadlineAt,
     evaluatesFrameId: run.evaluatesFrameId ?? null,
+    promptOverride: run.promptOverride ?? null,
   });
 }
 

@@ -37,6 +37,8 @@ export const runs = pgTable(
     cancelRequestedAt: timestamp("cancel_requested_at", { withTimezone: true }),
     /** Set on an evaluator's run: the frame it scores. Only the runtime sets it, never a caller. */
     evaluatesFrameId: uuid("evaluates_frame_id"),
+    /** A replay: the prompt version every frame of one loop in the run runs, instead of the active one. */
+    promptOverride: jsonb("prompt_override").$type<{ loopId: string; version: number }>(),
   },
   (t) => [
     index("runs_realm_created").on(t.realmId, sql`${t.createdAt} desc`),

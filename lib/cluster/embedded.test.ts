@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getQueueHealth, listWorkers } from "../../db/queries/cluster";
+import { insertPromptVersion, lockLoopForPrompts, moveActivePromptVersion } from "../../db/queries/prompts";
 import { createAnthropicModelClient } from "../runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../runtime/mcp/client-factory";
 import { walkTrace } from "../runtime/trace";
@@ -99,6 +100,30 @@ describe("cluster engine in-process on PGlite", () => {
     // The hanging child's model call is no longer held by the worker.
     for (let i = 0; i < 100 && worker.stats().active > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(worker.stats().active).toBe(0);
+  });
+
+  it("keeps a replay's prompt version for the children a parent starts after a child timed out", async () => {
+    await rt.registry.registerMany([
+      { id: "replayed", type: "llm", realm: "clinic", llm: { model: "claude-test", systemPrompt: "First prompt." } },
+      { id: "retrier", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "delegate", loopRef: "impatient" }, { name: "ask", loopRef: "replayed" }] } },
+    ]);
+    rt.model.setScript("replayed", () => ({ text: "replayed answer" }));
+    // The first turn's child times out; the turn after it asks the replayed loop.
+    rt.model.setScript("retrier", (_req, { turn }) =>
+      turn === 0 ? { toolUses: [{ name: "delegate", input: {} }] } : turn === 1 ? { toolUses: [{ name: "ask", input: {} }] } : { text: "retrier done" },
+    );
+    await rt.database.db.transaction(async (tx) => {
+      await lockLoopForPrompts(tx, "replayed");
+      const next = await insertPromptVersion(tx, { loopId: "replayed", systemPrompt: "Second prompt.", params: {}, author: "test", message: "newer" });
+      await moveActivePromptVersion(tx, { loopId: "replayed", kind: "promotion", fromVersion: 1, toVersion: next.version, actor: "test", reason: "test", at: new Date() });
+    });
+    const result = await executor.run("retrier", {}, { identity: operator, timeoutMs: 60_000, promptOverride: { loopId: "replayed", version: 1 } });
+    expect(result.status).toBe("succeeded");
+    const [timedOut, replayed] = result.trace.children;
+    expect(timedOut).toMatchObject({ status: "failed", error: { code: "frame_timeout" } });
+    expect(replayed).toMatchObject({ status: "succeeded", loop: { id: "replayed" }, prompt: { version: 1, reason: "replay" } });
+    const asked = rt.model.requests.find((r) => r.frameId === replayed!.id);
+    expect((asked?.body as { system?: string }).system).toBe("First prompt.");
   });
 
   it("fails the run when the root frame times out while its child hangs", async () => {

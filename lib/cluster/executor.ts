@@ -234,16 +234,20 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
       created_at: r.createdAt.toISOString(),
       deadline_at: r.deadlineAt?.toISOString() ?? null,
       evaluates_frame_id: r.evaluatesFrameId,
+      prompt_override: r.promptOverride ?? null,
       authorization: pendingAuthorization(r.loop.realm, r.createdAt),
     }));
     await db.transaction(async (tx) => {
       await tx.query(
         `with x as (
            select * from jsonb_to_recordset($1::jsonb) as x(id uuid, frame_id uuid, realm_id text, loop_id text, loop_revision int, loop_type text,
-                  input jsonb, identity jsonb, caller text, created_at timestamptz, deadline_at timestamptz, evaluates_frame_id uuid, "authorization" jsonb)
+                  input jsonb, identity jsonb, caller text, created_at timestamptz, deadline_at timestamptz, evaluates_frame_id uuid, prompt_override jsonb,
+                  "authorization" jsonb)
          ), r as (
-           insert into runs (id, realm_id, loop_id, loop_revision, status, input, identity, caller, frame_count, created_at, started_at, deadline_at, evaluates_frame_id)
-           select id, realm_id, loop_id, loop_revision, 'queued', input, identity, caller, 1, created_at, created_at, deadline_at, evaluates_frame_id from x
+           insert into runs (id, realm_id, loop_id, loop_revision, status, input, identity, caller, frame_count, created_at, started_at, deadline_at,
+                  evaluates_frame_id, prompt_override)
+           select id, realm_id, loop_id, loop_revision, 'queued', input, identity, caller, 1, created_at, created_at, deadline_at,
+                  evaluates_frame_id, prompt_override from x
          )
          insert into frames (id, run_id, depth, seq, realm_id, loop_id, loop_revision, loop_type, status, input, identity, "authorization", created_at)
          select frame_id, id, 0, 0, realm_id, loop_id, loop_revision, loop_type, 'queued', input, identity, "authorization", created_at from x`,

@@ -571,6 +571,8 @@ export interface TimedOutFrame {
   id: string;
   loopId: string;
   timeoutMs: number;
+  /** The run's replayed prompt version, which the parent's next turn keeps running. */
+  promptOverride: { loopId: string; version: number } | undefined;
 }
 
 /**
@@ -578,8 +580,8 @@ export interface TimedOutFrame {
  * the children and tool calls of a turn. A frame a step holds is timed by that step's signal.
  */
 export async function listTimedOutFrames(db: SqlExecutor, now: Date, limit = 100): Promise<TimedOutFrame[]> {
-  const { rows } = await db.query<{ id: string; loop_id: string; timeout_ms: number }>(
-    `select f.id, f.loop_id, x.timeout_ms
+  const { rows } = await db.query<{ id: string; loop_id: string; timeout_ms: number; prompt_override: { loopId: string; version: number } | null }>(
+    `select f.id, f.loop_id, x.timeout_ms, r.prompt_override
        from runs r
        join frames f on f.run_id = r.id
        join loop_revisions lr on lr.loop_id = f.loop_id and lr.revision = f.loop_revision
@@ -589,7 +591,7 @@ export async function listTimedOutFrames(db: SqlExecutor, now: Date, limit = 100
       limit $3`,
     [now, DEFAULT_FRAME_TIMEOUT_MS, limit],
   );
-  return rows.map((r) => ({ id: r.id, loopId: r.loop_id, timeoutMs: r.timeout_ms }));
+  return rows.map((r) => ({ id: r.id, loopId: r.loop_id, timeoutMs: r.timeout_ms, promptOverride: r.prompt_override ?? undefined }));
 }
 
 /** The claim on a timed-out frame was lost (a step took it, or another worker's sweep ended it): nothing is written. */

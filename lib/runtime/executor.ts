@@ -441,7 +441,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const deadline = options.timeoutMs ? new Date(createdAt.getTime() + options.timeoutMs) : null;
     // The run's row and its audit event are written together; the run starts once both are in.
     const [created, audited] = await Promise.allSettled([
-      store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline, evaluatesFrameId: options.evaluates?.frameId ?? null }),
+      store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline, evaluatesFrameId: options.evaluates?.frameId ?? null, promptOverride: options.promptOverride ?? null }),
       store.appendAudit({
         action: "run.started",
         actor: options.identity,

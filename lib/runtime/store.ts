@@ -41,6 +41,8 @@ export interface NewRun {
   deadlineAt: Date | null;
   /** An evaluator's run: the frame it scores. */
   evaluatesFrameId?: string | null;
+  /** A replay: the prompt version its frames of one loop run. */
+  promptOverride?: { loopId: string; version: number } | null;
 }
 
 export interface RunPatch {
