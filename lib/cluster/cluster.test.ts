@@ -10,6 +10,7 @@ import type { ScriptFunction } from "../scripted-model";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
 import { getQueueDepths, getQueueHealth, getRunProgress, listDeadLetters, listWorkers } from "../../db/queries/cluster";
 import { upsertLoopEvaluator } from "../../db/queries/prompts";
+import { listConversationTurns } from "../../db/queries/runs";
 import { createClusterExecutor, type ClusterExecutor } from "./executor";
 import { DEAD_LETTER_QUEUE } from "./queue";
 
@@ -177,8 +178,8 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
     rt.model.setScript("limited", () => ({ text: "limited", latencyMs: 300 }));
     rt.model.setScript("narrow-fan", (_req, { turn }) => (turn === 0 ? { toolUses: Array.from({ length: 7 }, (_, i) => ({ name: "go", input: { i } })) } : { text: "fan done" }));
     rt.model.setScript("narrow-leaf", () => ({ text: "narrow", latencyMs: 300 }));
-    // A NUL character cannot be stored in jsonb: saving this turn fails on every attempt.
-    rt.model.setScript("poison", () => ({ text: "bad \u0000 byte" }));
+    // The poison test makes the database refuse this loop's turns.
+    rt.model.setScript("poison", () => ({ text: "an answer the database refuses" }));
     rt.model.setScript("stall", () => ({ hang: true }));
     rt.model.setScript("impatient", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "wait", input: {} }] } : { text: "never asked" }));
     rt.model.setScript("answerer", () => ({ text: "42" }));
@@ -421,26 +422,45 @@ describe("cluster mode: worker processes on PostgreSQL", () => {
   }, 90_000);
 
   it("sets poison work aside in the dead-letter queue and fails the run with the reason", async () => {
-    const result = await executor.run("poison", {}, { identity: operator });
-    expect(result.status).toBe("failed");
-    expect(result.error?.code).toBe("dead_letter");
-    expect(result.error?.message).toMatch(/failed 4 times and was set aside: .*Unicode/);
-    expect(result.trace.status).toBe("failed");
-    expect(result.trace.error?.code).toBe("dead_letter");
     const client = admin();
     await client.connect();
+    // Work that fails on every attempt: a step whose write the database refuses, whoever runs it.
+    await client.query(`create function refuse_poison() returns trigger language plpgsql as $$
+      begin
+        if (select loop_id from frames where id = new.frame_id) = 'poison' then raise exception 'the database refuses this row'; end if;
+        return new;
+      end $$`);
+    await client.query(`create trigger refuse_poison before insert or update on conversation_turns for each row execute function refuse_poison()`);
     try {
+      const result = await executor.run("poison", {}, { identity: operator });
+      expect(result.status).toBe("failed");
+      expect(result.error?.code).toBe("dead_letter");
+      expect(result.error?.message).toMatch(/failed 4 times and was set aside: .*the database refuses this row/);
+      expect(result.trace.status).toBe("failed");
+      expect(result.trace.error?.code).toBe("dead_letter");
       const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from pgboss.job where name = $1 and data->>'frameId' = $2`, [DEAD_LETTER_QUEUE, result.trace.id]);
       expect(rows[0]!.n).toBe(1);
       // The console sees it, with the reason, only within the realm of the run.
       const [dead] = await listDeadLetters(rt.database.db, { scope: ["clinic"] });
       expect(dead).toMatchObject({ step: "frame", runId: result.runId, frameId: result.trace.id, loopId: "poison", realmId: "clinic", attempts: 4, state: "completed" });
-      expect(dead!.reason).toMatch(/Unicode/);
+      expect(dead!.reason).toMatch(/the database refuses this row/);
       expect(await listDeadLetters(rt.database.db, { scope: ["narrow"] })).toEqual([]);
     } finally {
+      await client.query(`drop trigger refuse_poison on conversation_turns; drop function refuse_poison()`);
       await client.end();
     }
   }, 60_000);
+
+  it("stores a NUL character from a model as U+FFFD on the workers, as the in-process runtime does", async () => {
+    await rt.registry.register({ id: "nul-talker", type: "llm", realm: "clinic", llm: { model: "claude-test" } });
+    rt.model.setScript("nul-talker", () => ({ text: "zero \u0000 byte, half \ud800 pair" }));
+    const result = await executor.run("nul-talker", {}, { identity: operator });
+    expect(result.status).toBe("succeeded");
+    expect(result.output).toBe("zero \uFFFD byte, half \uFFFD pair");
+    expect(result.trace.output).toBe("zero \uFFFD byte, half \uFFFD pair");
+    const turns = await listConversationTurns(rt.database.db, result.trace.id);
+    expect(turns.map((t) => t.messages)).toEqual([[{ role: "assistant", content: [{ type: "text", text: "zero \uFFFD byte, half \uFFFD pair" }] }]]);
+  });
 
   it("holds loops and realms to their concurrency limits across the cluster", async () => {
     rt.model.reset();

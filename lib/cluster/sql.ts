@@ -3,6 +3,7 @@ import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type pg from "pg";
 import type { Db as BossDb } from "pg-boss";
 import type { DatabaseHandle } from "../../db/client";
+import { storableJson } from "../runtime/storable";
 import { InfrastructureError } from "./errors";
 
 /** One statement at a time, on a pool or inside a transaction. */
@@ -136,7 +137,10 @@ export function bossDb(tx: SqlExecutor): BossDb {
   return { executeSql: (text, values) => tx.query(text, values) };
 }
 
-/** jsonb parameters: SQL NULL for null and undefined, as the ORM stores them. */
+/**
+ * jsonb parameters: SQL NULL for null and undefined, as the ORM stores them; a NUL character or
+ * a lone surrogate (which jsonb cannot hold) as U+FFFD, as the in-process runtime stores them.
+ */
 export function json(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
+  return value === null || value === undefined ? null : storableJson(value);
 }

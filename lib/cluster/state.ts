@@ -2,6 +2,7 @@ import type { PgBoss } from "pg-boss";
 import type { Attempt, AuthorizationDecision, FrameError, FrameStatus, Identity } from "../runtime/types";
 import { limitsSchema } from "../runtime/definition";
 import { enqueueSteps, frameStepJob, FRAMES_ENDED_CHANNEL, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, type StepJobInsert } from "./queue";
+import { storableJson } from "../runtime/storable";
 import { json, type SqlDatabase, type SqlExecutor } from "./sql";
 
 /**
@@ -234,12 +235,12 @@ export async function finishFrame(tx: SqlExecutor, frame: FrameState, outcome: F
       json(outcome.authorization ?? null),
       usage.inputTokens,
       usage.outputTokens,
-      JSON.stringify(usage.attempts),
+      storableJson(usage.attempts),
       usage.turns ?? 0,
       json(succeeded ? outcome.output : { error: childError }),
       !succeeded,
       finalTurn?.turn ?? null,
-      finalTurn ? JSON.stringify(finalTurn.messages) : null,
+      finalTurn ? storableJson(finalTurn.messages) : null,
       finalTurn?.stopReason ?? null,
       finalTurn?.inputTokens ?? 0,
       finalTurn?.outputTokens ?? 0,
@@ -413,18 +414,18 @@ export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan
       frame.runId,
       plan.children.length,
       turn,
-      JSON.stringify([plan.assistant]),
+      storableJson([plan.assistant]),
       plan.stopReason,
       plan.turnTokens.inputTokens,
       plan.turnTokens.outputTokens,
       plan.at,
-      JSON.stringify(calls),
+      storableJson(calls),
       frame.depth + 1,
-      JSON.stringify(frame.run.identity),
-      JSON.stringify(children),
+      storableJson(frame.run.identity),
+      storableJson(children),
       plan.usage.inputTokens,
       plan.usage.outputTokens,
-      JSON.stringify(plan.usage.attempts),
+      storableJson(plan.usage.attempts),
     ],
   );
   const row = rows[0];
@@ -493,7 +494,7 @@ export async function completeToolTurn(db: SqlExecutor, frameId: string, turn: n
   await db.query(`update conversation_turns set messages = $3::jsonb where frame_id = $1 and turn = $2 and jsonb_array_length(messages) = 1`, [
     frameId,
     turn,
-    JSON.stringify(messages),
+    storableJson(messages),
   ]);
 }
 
@@ -515,7 +516,7 @@ export async function endRunEarly(db: SqlDatabase, runId: string, ending: RunEnd
     const { rows } = await tx.query(
       `update runs set status = $2, error = $3::jsonb, ended_at = $4, cancel_requested_at = coalesce(cancel_requested_at, $4)
         where id = $1 and status in ${LIVE} returning id`,
-      [runId, ending.status, JSON.stringify(ending.error), at],
+      [runId, ending.status, storableJson(ending.error), at],
     );
     if (rows.length === 0) return false;
     if (ending.culprit) {
@@ -523,7 +524,7 @@ export async function endRunEarly(db: SqlDatabase, runId: string, ending: RunEnd
         `update frames set status = 'failed', error = $2::jsonb, ended_at = $3, lease_owner = null, lease_expires_at = null,
                 duration_ms = extract(epoch from ($3::timestamptz - coalesce(started_at, $3::timestamptz))) * 1000
           where id = $1 and status in ${LIVE}`,
-        [ending.culprit.frameId, JSON.stringify(ending.culprit.error), at],
+        [ending.culprit.frameId, storableJson(ending.culprit.error), at],
       );
     }
     const frameStatus = ending.status === "cancelled" || ending.culprit ? "cancelled" : ending.status;
@@ -532,13 +533,13 @@ export async function endRunEarly(db: SqlDatabase, runId: string, ending: RunEnd
       `update frames set status = $2, error = $3::jsonb, ended_at = $4, lease_owner = null, lease_expires_at = null,
               duration_ms = extract(epoch from ($4::timestamptz - coalesce(started_at, $4::timestamptz))) * 1000
         where run_id = $1 and status in ${LIVE}`,
-      [runId, frameStatus, JSON.stringify(frameError), at],
+      [runId, frameStatus, storableJson(frameError), at],
     );
     await tx.query(
       `update tool_calls set ended_at = $3, is_error = true, output = $2::jsonb,
               duration_ms = extract(epoch from ($3::timestamptz - started_at)) * 1000
         where run_id = $1 and ended_at is null`,
-      [runId, JSON.stringify({ error: frameError }), at],
+      [runId, storableJson({ error: frameError }), at],
     );
     await tx.query(
       `update runs set input_tokens = (select coalesce(sum(input_tokens), 0) from frames where run_id = $1),
@@ -630,14 +631,14 @@ export async function endTimedOutFrame(db: SqlDatabase, frameId: string, error: 
         `update frames set status = 'cancelled', error = $2::jsonb, ended_at = $3, lease_owner = null, lease_expires_at = null,
                 duration_ms = extract(epoch from ($3::timestamptz - coalesce(started_at, $3::timestamptz))) * 1000
           where id = any($1::uuid[]) and status in ${LIVE}`,
-        [descendants, JSON.stringify(descendantError), at],
+        [descendants, storableJson(descendantError), at],
       );
       await tx.query(
         `update tool_calls set ended_at = $4, is_error = true,
                 output = case when frame_id = $2 then $3::jsonb else $5::jsonb end,
                 duration_ms = extract(epoch from ($4::timestamptz - started_at)) * 1000
           where frame_id = any($1::uuid[]) and ended_at is null`,
-        [[frameId, ...descendants], frameId, JSON.stringify({ error }), at, JSON.stringify({ error: descendantError })],
+        [[frameId, ...descendants], frameId, storableJson({ error }), at, storableJson({ error: descendantError })],
       );
       const frame = await loadFrame(tx, frameId);
       if (!frame || !(await finishFrame(tx, frame, { status: "failed", output: null, error, endedAt: at }, { inputTokens: 0, outputTokens: 0, attempts: [] }, ctx))) {
