@@ -1,13 +1,13 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import { startPgliteThread, type PgliteClient } from "./pglite-thread";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -23,8 +23,8 @@ export interface DatabaseHandle {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;
-  /** The underlying PGlite instance (embedded mode only), for adapters that share it. */
-  pglite?: PGlite;
+  /** The underlying PGlite (embedded mode only, in its own thread), for adapters that share it. */
+  pglite?: PgliteClient;
   /** The underlying pool (PostgreSQL only). */
   pool?: pg.Pool;
 }
@@ -61,15 +61,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const dataDir = options.dataDir && options.dataDir !== "memory://" ? resolve(options.dataDir) : undefined;
   if (dataDir) mkdirSync(dirname(dataDir), { recursive: true });
   const releaseLock = dataDir ? acquireDirectoryLock(`${dataDir}.lock`) : () => {};
-  let client: PGlite;
+  let client: PgliteClient;
   try {
-    client = dataDir ? new PGlite(dataDir) : new PGlite();
-    await client.waitReady;
+    client = await startPgliteThread(dataDir);
   } catch (error) {
     releaseLock();
     throw error;
   }
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  // The ORM's PGlite driver makes only the calls the thread answers (see PgliteClient).
+  const db = drizzlePglite(client as never, { schema }) as unknown as Db;
   return {
     db,
     kind: "pglite",

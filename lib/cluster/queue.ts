@@ -109,7 +109,7 @@ export function createBoss(target: { url: string } | { handle: DatabaseHandle },
     return new PgBoss({ ...base, connectionString: target.url, max: 4, ...(options.applicationName ? { application_name: options.applicationName } : {}) });
   }
   const { handle } = target;
-  if (handle.pglite) return new PgBoss({ ...base, db: fromPglite(handle.pglite), backend: "pglite" });
+  if (handle.pglite) return new PgBoss({ ...base, db: fromPglite(handle.pglite as Parameters<typeof fromPglite>[0]), backend: "pglite" });
   if (handle.pool) {
     const pool = handle.pool;
     return new PgBoss({ ...base, db: { executeSql: (text, values) => pool.query(prepared(text, values)) } });

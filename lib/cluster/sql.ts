@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type pg from "pg";
 import type { Db as BossDb } from "pg-boss";
 import type { DatabaseHandle } from "../../db/client";
+import type { PgliteClient, PgliteTransaction } from "../../db/pglite-thread";
 import { storableJson } from "../runtime/storable";
 import { InfrastructureError } from "./errors";
 
@@ -96,8 +96,8 @@ export function poolDatabase(pool: pg.Pool, options: PoolDatabaseOptions = {}): 
   };
 }
 
-export function pgliteDatabase(pglite: PGlite): SqlDatabase {
-  const wrap = (target: PGlite | Transaction): SqlExecutor => ({
+export function pgliteDatabase(pglite: PgliteClient): SqlDatabase {
+  const wrap = (target: PgliteTransaction): SqlExecutor => ({
     async query<R>(text: string, params?: unknown[]) {
       try {
         const result = await target.query<R>(text, params);
