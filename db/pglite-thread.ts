@@ -45,7 +45,9 @@ type Notification = { notification: { listenerId: number; payload: string } };
  * returns them (structured clones of its rows).
  */
 export async function startPgliteThread(dataDir: string | undefined): Promise<PgliteClient> {
-  const worker = new Worker(WORKER_SCRIPT, { workerData: { dataDir } });
+  // Constructed indirectly: a bundler that sees `new Worker(…)` rewrites it into a module lookup
+  // of its own, and the worker script is a file on disk, not a module of the bundle.
+  const worker: Worker = Reflect.construct(Worker, [WORKER_SCRIPT, { workerData: { dataDir } }]);
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   const listeners = new Map<number, (payload: string) => void>();
   let nextId = 1;

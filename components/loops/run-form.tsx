@@ -1,6 +1,6 @@
 "use client";
 
-import { useActionState, useId, useMemo, useState } from "react";
+import { useActionState, useId, useMemo, useState, useSyncExternalStore } from "react";
 import type { ActionResult } from "@/lib/server/action";
 import { buttonClass, inputClass, labelClass } from "../ui/styles";
 import { buildSchemaForm, enumOptionValue, fieldDisplay, parseInputObject, writeField, type SchemaField } from "./schema-form";
@@ -33,6 +33,9 @@ export function RunForm({
   const [input, setInput] = useState(() => JSON.stringify(sampleInput ?? {}, null, 2));
   const schemaForm = useMemo(() => buildSchemaForm(inputSchema), [inputSchema]);
   const error = state && !state.ok ? state.error : null;
+  // Until the page is interactive the input is read-only: text typed before then would be lost
+  // (or mangled) when the form takes over.
+  const isInteractive = useSyncExternalStore(subscribeToNothing, () => true, () => false);
 
   return (
     <form action={formAction} className="space-y-3" aria-label={`Run ${loopId}`}>
@@ -47,6 +50,7 @@ export function RunForm({
           name="input"
           value={input}
           onChange={(event) => setInput(event.target.value)}
+          readOnly={!isInteractive}
           rows={8}
           spellCheck={false}
           aria-invalid={error ? true : undefined}
@@ -63,7 +67,7 @@ export function RunForm({
         </div>
       ) : null}
       <div className="flex flex-wrap items-center gap-3">
-        <button type="submit" disabled={!canRun || isPending} className={buttonClass.primary}>
+        <button type="submit" disabled={!canRun || isPending || !isInteractive} className={buttonClass.primary}>
           {isPending ? "Starting…" : "Run"}
         </button>
         {!canRun ? (
@@ -181,4 +185,9 @@ function InputFields({ fields, unsupported, input, onInput }: { fields: SchemaFi
       </p>
     </fieldset>
   );
+}
+
+/** For `useSyncExternalStore`: nothing changes after the page becomes interactive. */
+function subscribeToNothing(): () => void {
+  return () => {};
 }
