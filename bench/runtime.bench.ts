@@ -580,7 +580,7 @@ export async function benchRuntime(): Promise<Section> {
     notes.push(
       `Store calls in one executor run (${total}): ${listed}. They send ${statements} SQL statements, ${(statements / FRAMES).toFixed(2)} per frame ` +
         "(a trace batch writes frames, tool calls and conversation turns in one statement; the audit append is a transaction). " +
-        "On PGlite they all run on this process's one thread, so their cost adds up instead of overlapping with the model's latency.",
+        "On PGlite they run one at a time on the database's thread (one connection), beside this process's main thread.",
     );
   }
 
@@ -596,7 +596,8 @@ export async function benchRuntime(): Promise<Section> {
       "the trace persisted as it happens (frames, tool calls, every conversation turn), all of it written before the run returns its result with the trace.",
       `Per configuration and latency: ${WARMUP_RUNS} warm-up pairs, then ${MEASURED_RUNS} measured pairs in alternating order, each run after a forced GC.`,
       `Overhead per frame = (executor − bare) / ${FRAMES}, paired per iteration; the wall ratio is the median of paired ratios; percentiles are nearest-rank.`,
-      "CPU is this process's user + system time, a steadier measure than wall time when other work shares the machine; for PostgreSQL it leaves out the server's own CPU.",
+      "CPU is this process's user + system time, a steadier measure than wall time when other work shares the machine:",
+      "for PGlite it includes the database's own thread (PGlite runs in a worker thread of this process); for PostgreSQL it leaves out the server's CPU.",
       `RSS is this process's (sampled every ${RSS_SAMPLE_MS} ms), not the MCP server's; each database configuration runs in a fresh process.`,
     ].join(" "),
     tables: [
