@@ -1,11 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { asc, gt, sql } from "drizzle-orm";
 import { canonicalJson, sha256Hex } from "../../lib/canonical-json";
 import type { Db } from "../client";
 import { auditEvents } from "../schema";
 
 export const AUDIT_GENESIS_HASH = "0".repeat(64);
-/** Serialises appends across every process sharing the database. */
-const AUDIT_LOCK_KEY = 727_270_001;
 
 export interface AuditEventInput {
   action: string;
@@ -53,35 +52,37 @@ export function computeAuditHash(event: Omit<AuditEvent, "hash" | "id">): string
   return sha256Hex(auditHashInput(event));
 }
 
-/** Appends one event to the hash chain. Append-only: nothing in the product updates or deletes events. */
+/**
+ * Appends one event to the hash chain, in one statement (`loopstacks_append_audit_event`): the
+ * database takes the chain's lock, reads its head and stores the event with its hash. The hash
+ * covers the event's canonical JSON, sent with placeholders for the position and the previous
+ * hash; random ones, so no value in the event can stand in for them. Append-only: nothing in the
+ * product updates or deletes events.
+ */
 export async function appendAuditEvent(db: Db, input: AuditEventInput): Promise<AuditEvent> {
-  return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
-    const [head] = await tx
-      .select({ seq: auditEvents.seq, hash: auditEvents.hash })
-      .from(auditEvents)
-      .orderBy(sql`${auditEvents.seq} desc`)
-      .limit(1);
-    const at = new Date(Math.floor((input.at ?? new Date()).getTime()));
-    const base = {
-      seq: (head?.seq ?? 0) + 1,
-      at: at.toISOString(),
-      action: input.action,
-      outcome: input.outcome ?? "ok",
-      actor: JSON.parse(JSON.stringify(input.actor)) as Record<string, unknown>,
-      realmId: input.realmId ?? null,
-      targetType: input.targetType ?? null,
-      targetId: input.targetId ?? null,
-      data: JSON.parse(JSON.stringify(input.data ?? {})) as Record<string, unknown>,
-      prevHash: head?.hash ?? AUDIT_GENESIS_HASH,
-    };
-    const hash = computeAuditHash(base);
-    const [row] = await tx
-      .insert(auditEvents)
-      .values({ ...base, at, hash })
-      .returning({ id: auditEvents.id });
-    return { ...base, id: row!.id, hash };
-  });
+  const at = new Date(Math.floor((input.at ?? new Date()).getTime()));
+  const seqPlaceholder = `seq-${randomUUID()}`;
+  const prevPlaceholder = `prev-${randomUUID()}`;
+  const fields = {
+    at: at.toISOString(),
+    action: input.action,
+    outcome: input.outcome ?? "ok",
+    actor: JSON.parse(JSON.stringify(input.actor)) as Record<string, unknown>,
+    realmId: input.realmId ?? null,
+    targetType: input.targetType ?? null,
+    targetId: input.targetId ?? null,
+    data: JSON.parse(JSON.stringify(input.data ?? {})) as Record<string, unknown>,
+  };
+  const hashInput = auditHashInput({ ...fields, seq: seqPlaceholder as unknown as number, prevHash: prevPlaceholder });
+  const result = (await db.execute(sql`
+    select event_id, event_seq, event_prev_hash, event_hash from loopstacks_append_audit_event(
+      ${at.toISOString()}::timestamptz, ${fields.action}, ${fields.outcome}, ${JSON.stringify(fields.actor)}::jsonb, ${fields.realmId},
+      ${fields.targetType}, ${fields.targetId}, ${JSON.stringify(fields.data)}::jsonb, ${hashInput}, ${seqPlaceholder}, ${prevPlaceholder})`)) as unknown as {
+    rows: { event_id: string; event_seq: number; event_prev_hash: string; event_hash: string }[];
+  };
+  const row = result.rows[0];
+  if (!row) throw new Error("The audit event was not appended");
+  return { ...fields, seq: row.event_seq, id: row.event_id, prevHash: row.event_prev_hash, hash: row.event_hash };
 }
 
 export function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEvent {
