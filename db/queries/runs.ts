@@ -9,8 +9,9 @@ import type {
   SavedTurn,
   ToolCallPatch,
   TraceBatch,
+  TraceBatchWritten,
 } from "../../lib/runtime/store";
-import { storable, storableJson } from "../../lib/runtime/storable";
+import { storable, toStorableJson } from "../../lib/runtime/storable";
 import { buildTraceTree, traceFrameFromRow } from "../../lib/runtime/trace";
 import type {
   Attempt,
@@ -438,8 +439,15 @@ export async function listStaleRuns(db: Db, olderThan: Date) {
  * JSON for `jsonb_to_recordset`: a missing key reads as SQL NULL, so a row's null columns are
  * left out. Values inside payloads are kept exactly, nulls included.
  */
-function recordsetJson(rows: Record<string, unknown>[]): string {
-  return storableJson(rows.map((row) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null && value !== undefined))));
+function recordsetJson(rows: Record<string, unknown>[], written: TraceBatchWritten): string {
+  const present = rows.map((row) => {
+    const kept: Record<string, unknown> = {};
+    for (const key in row) if (row[key] !== null && row[key] !== undefined) kept[key] = row[key];
+    return kept;
+  });
+  const { json, replaced } = toStorableJson(present);
+  if (replaced) written.replacedValues = true;
+  return json;
 }
 
 /**
@@ -449,7 +457,8 @@ function recordsetJson(rows: Record<string, unknown>[]): string {
  * SQL, not a round trip. (Foreign keys are checked at the end of the statement, so a tool call
  * may refer to a frame inserted beside it.)
  */
-export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<void> {
+export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<TraceBatchWritten> {
+  const written: TraceBatchWritten = { replacedValues: false };
   const parts: SQL[] = [];
   if (batch.frames.length > 0) {
     const rows = batch.frames.map((f) => ({
@@ -488,7 +497,7 @@ export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<void>
       select id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
         prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
         "authorization", created_at, started_at, ended_at, duration_ms
-      from jsonb_to_recordset(${recordsetJson(rows)}::jsonb) as x(id uuid, run_id uuid, parent_frame_id uuid, parent_tool_call_id text,
+      from jsonb_to_recordset(${recordsetJson(rows, written)}::jsonb) as x(id uuid, run_id uuid, parent_frame_id uuid, parent_tool_call_id text,
         depth int, seq int, realm_id text, loop_id text, loop_revision int, loop_type text, prompt_version int, prompt_choice jsonb,
         status text, attempts jsonb, input jsonb, output jsonb, error jsonb, model text, input_tokens int, output_tokens int, turns int,
         identity jsonb, "authorization" jsonb, created_at timestamptz, started_at timestamptz, ended_at timestamptz, duration_ms float8)
@@ -516,7 +525,7 @@ export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<void>
     parts.push(sql`
       insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
       select frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms
-      from jsonb_to_recordset(${recordsetJson(rows)}::jsonb) as x(frame_id uuid, id text, run_id uuid, turn int, position int, name text,
+      from jsonb_to_recordset(${recordsetJson(rows, written)}::jsonb) as x(frame_id uuid, id text, run_id uuid, turn int, position int, name text,
         kind text, input jsonb, output jsonb, is_error boolean, child_frame_id uuid, started_at timestamptz, ended_at timestamptz, duration_ms float8)
       on conflict (frame_id, id) do update set output = excluded.output, is_error = excluded.is_error, ended_at = excluded.ended_at,
         duration_ms = excluded.duration_ms`);
@@ -534,17 +543,18 @@ export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<void>
     parts.push(sql`
       insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
       select frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at
-      from jsonb_to_recordset(${recordsetJson(rows)}::jsonb) as x(frame_id uuid, turn int, messages jsonb, stop_reason text,
+      from jsonb_to_recordset(${recordsetJson(rows, written)}::jsonb) as x(frame_id uuid, turn int, messages jsonb, stop_reason text,
         input_tokens int, output_tokens int, created_at timestamptz)
       on conflict (frame_id, turn) do update set messages = excluded.messages, stop_reason = excluded.stop_reason,
         input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens`);
   }
-  if (parts.length === 0) return;
+  if (parts.length === 0) return written;
   if (parts.length === 1) {
     await db.execute(parts[0]!);
-    return;
+    return written;
   }
   // Sibling data-modifying CTEs run as one statement: one round trip for the whole batch.
   const ctes = parts.map((part, i) => sql`${sql.raw(`w${i}`)} as (${part} returning 1)`);
   await db.execute(sql`with ${sql.join(ctes, sql`, `)} select 1`);
+  return written;
 }

@@ -8,7 +8,6 @@ import { dispatchMcp } from "./dispatchers/mcp";
 import type { SchemaValidator } from "./json-schema";
 import type { ResolvedPrompt } from "./prompt-selection";
 import { DispatchError, frameTimeoutError, round, toDispatchError } from "./retry";
-import { storable } from "./storable";
 import type { FrameRow, RuntimeStore, ToolCallRow } from "./store";
 import { buildTraceTree, traceFrameFromRow } from "./trace";
 import { createTraceWriter } from "./trace-writer";
@@ -436,7 +435,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const rootRequest: FrameRequest = { frameId: rootFrameId, loop, loopId: loop.id, input, parentFrameId: null, parentToolCallId: null, depth: 0, parentSignal: controller.signal };
     rootRequest.prepared = prepareFrame(state, rootRequest);
     rootRequest.prepared.catch(() => {});
-    const replacedBefore = writer.replacedRows();
+    const alteredBefore = writer.alteredWrites();
     const createdAt = clock.now();
     const deadline = options.timeoutMs ? new Date(createdAt.getTime() + options.timeoutMs) : null;
     // The run's row and its audit event are written together; the run starts once both are in.
@@ -487,8 +486,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         inputTokens: state.inputTokens,
         outputTokens: state.outputTokens,
       });
-      // The trace as recorded, unless the writer had to store a row of it differently.
-      const trace = writer.replacedRows() === replacedBefore ? traceOf(rows) : await store.getTrace(runId);
+      // The trace as recorded, unless the writer had to store some of it differently: then as stored.
+      const trace = writer.alteredWrites() === alteredBefore ? traceOf(rows) : await store.getTrace(runId);
       if (!trace) throw new AppError("internal", `Run ${runId} finished without a trace`);
       return { runId, status: outcome.status, output: outcome.output, error: outcome.error, trace };
     })();
@@ -538,7 +537,7 @@ function definedFields<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
-/** A run's Loop Stack Tree from its rows, with values as the database stores them. */
+/** A run's Loop Stack Tree from its rows. */
 function traceOf(rows: RunRows): TraceFrame | null {
   const calls = new Map<string, ToolCallRow[]>();
   for (const call of rows.calls.values()) {
@@ -548,7 +547,7 @@ function traceOf(rows: RunRows): TraceFrame | null {
   }
   const byCall = (a: ToolCallRow, b: ToolCallRow) => a.turn - b.turn || a.position - b.position;
   const frames = [...rows.frames.values()].sort((a, b) => a.seq - b.seq).map((frame) => traceFrameFromRow(frame, (calls.get(frame.id) ?? []).sort(byCall)));
-  return storable(buildTraceTree(frames));
+  return buildTraceTree(frames);
 }
 
 /** Rejects as soon as the signal aborts, so a dispatcher that ignores its signal cannot hang a frame. */

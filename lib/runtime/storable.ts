@@ -24,8 +24,13 @@ const UNSTORABLE_ESCAPE = /\\u(0000|d[89a-f][0-9a-f]{2})/i;
  * Scanning the text is cheap; the copy is made only when needed.
  */
 export function storableJson(value: unknown): string {
+  return toStorableJson(value).json;
+}
+
+/** `storableJson`, and whether anything had to be replaced. */
+export function toStorableJson(value: unknown): { json: string; replaced: boolean } {
   const json = JSON.stringify(value);
-  return json !== undefined && UNSTORABLE_ESCAPE.test(json) ? JSON.stringify(storableCopy(value)) : json;
+  return json !== undefined && UNSTORABLE_ESCAPE.test(json) ? { json: JSON.stringify(storableCopy(value)), replaced: true } : { json, replaced: false };
 }
 
 /** `value` as `storableJson` would store it: the same value when there is nothing to replace. */

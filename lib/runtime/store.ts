@@ -136,6 +136,11 @@ export interface TurnRow {
   createdAt: Date;
 }
 
+/** What writing a batch changed: whether a value had to be stored differently (see `storableJson`). */
+export interface TraceBatchWritten {
+  replacedValues: boolean;
+}
+
 export interface TraceBatch {
   frames: FrameRow[];
   toolCalls: ToolCallRow[];
@@ -188,7 +193,7 @@ export interface RuntimeStore {
    * Inserts or updates many frames, tool calls and conversation turns in one statement, each row
    * its latest whole state.
    */
-  writeTraceBatch(batch: TraceBatch): Promise<void>;
+  writeTraceBatch(batch: TraceBatch): Promise<TraceBatchWritten | void>;
   loadTurns(frameId: string): Promise<SavedTurn[]>;
   getTrace(runId: string): Promise<TraceFrame | null>;
   appendAudit(event: StoreAuditEvent): Promise<void>;

@@ -152,9 +152,27 @@ describe("createTraceWriter", () => {
     expect(stored[1]).toMatchObject({ status: "succeeded", output: { unstorable: "This value could not be stored: unsupported value" } });
     expect(batches.flatMap((b) => b.toolCalls).map((c) => c.id)).toEqual(["t1"]);
     expect(errors.at(-1)).toMatch(/stored without its payload/);
+    expect(writer.alteredWrites()).toBe(1);
     writer.insertFrame(frame("next"));
     await writer.flush();
     expect(batches.at(-1)!.frames.map((f) => f.id)).toEqual(["next"]);
+  });
+
+  it("counts the writes that stored a value differently from how it was recorded", async () => {
+    let replace = false;
+    const store = {
+      async writeTraceBatch() {
+        return { replacedValues: replace };
+      },
+    } as unknown as RuntimeStore;
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("plain"));
+    await writer.flush();
+    expect(writer.alteredWrites()).toBe(0);
+    replace = true;
+    writer.insertFrame(frame("with-nul"));
+    await writer.flush();
+    expect(writer.alteredWrites()).toBe(1);
   });
 
   it("refuses an update to a frame it never recorded", () => {

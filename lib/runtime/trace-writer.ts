@@ -60,8 +60,11 @@ export interface TraceWriter {
   /** Resolves once the turn, and everything recorded before it, is written. */
   saveTurn(frameId: string, turn: SavedTurn, createdAt: Date): Promise<void>;
   flush(): Promise<void>;
-  /** How many rows so far were stored with their payload replaced, because the database refused them. */
-  replacedRows(): number;
+  /**
+   * How many writes so far stored something other than what was recorded: a value jsonb cannot
+   * hold, stored as U+FFFD, or a row the database refused, stored with its payload replaced.
+   */
+  alteredWrites(): number;
 }
 
 export function createTraceWriter(store: RuntimeStore, onError: (error: unknown) => void = () => {}): TraceWriter {
@@ -74,7 +77,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   let scheduled = false;
   let failures = 0;
   let lastError: unknown = null;
-  let replaced = 0;
+  let altered = 0;
   // Every change is numbered; a batch that succeeds has written every change up to the number
   // it was taken at, so each waiter resolves as soon as its own changes are in, however busy
   // the writer stays with later ones.
@@ -128,7 +131,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     let isWritten = false;
     writing = (async () => {
       try {
-        await store.writeTraceBatch(batch);
+        if ((await store.writeTraceBatch(batch))?.replacedValues) altered++;
         isWritten = true;
       } catch (error) {
         failures++;
@@ -169,11 +172,11 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   async function writeRowByRow(batch: TraceBatch): Promise<boolean> {
     for (const { row, withoutPayload } of singleRows(batch)) {
       try {
-        await store.writeTraceBatch(row);
+        if ((await store.writeTraceBatch(row))?.replacedValues) altered++;
       } catch (error) {
         try {
           await store.writeTraceBatch(withoutPayload(error));
-          replaced++;
+          altered++;
           onError(new Error(`A trace row was stored without its payload: ${unstorable(error).unstorable}`));
         } catch {
           return false;
@@ -225,6 +228,6 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       return flush();
     },
     flush,
-    replacedRows: () => replaced,
+    alteredWrites: () => altered,
   };
 }
