@@ -13,14 +13,19 @@ export interface SchemaValidator {
 export function createSchemaValidator(): SchemaValidator {
   const ajv = new Ajv({ allErrors: true, strict: false });
   const compiled = new Map<string, ValidateFunction>();
+  // A loop's schema object is the same for every frame of it: found without serialising it again.
+  const bySchemaObject = new WeakMap<object, ValidateFunction>();
 
   const compile = (schema: Record<string, unknown>): ValidateFunction => {
+    let fn = bySchemaObject.get(schema);
+    if (fn) return fn;
     const key = canonicalJson(schema);
-    let fn = compiled.get(key);
+    fn = compiled.get(key);
     if (!fn) {
       fn = ajv.compile(schema);
       compiled.set(key, fn);
     }
+    bySchemaObject.set(schema, fn);
     return fn;
   };
 
