@@ -579,7 +579,7 @@ export async function benchRuntime(): Promise<Section> {
       .join(", ");
     notes.push(
       `Store calls in one executor run (${total}): ${listed}. They send ${statements} SQL statements, ${(statements / FRAMES).toFixed(2)} per frame ` +
-        "(a trace batch writes frames, tool calls and conversation turns in one statement; the audit append is a transaction). " +
+        "(a trace batch writes frames, tool calls and conversation turns in one statement; the audit append is one statement). " +
         "On PGlite they run one at a time on the database's thread (one connection), beside this process's main thread.",
     );
   }
