@@ -106,7 +106,7 @@ export async function startPgliteThread(dataDir: string | undefined): Promise<Pg
   }
 
   const executor = (txId?: number): PgliteTransaction => ({
-    query: <T>(text: string, params?: unknown[], options?: PgliteQueryOptions) =>
+    query: async <T>(text: string, params?: unknown[], options?: PgliteQueryOptions) =>
       call<PgliteResults<T>>("query", { text, params: params ?? [], options: rawTypes(options), txId }),
     exec: (text: string) => call<PgliteResults[]>("exec", { text, txId }),
   });
