@@ -20,6 +20,11 @@ describe("PGlite in a worker thread", () => {
     await expect(pglite.query("select 1", [], { parsers: { 25: (value) => value.toUpperCase() } })).rejects.toThrow(/raw-text parsers/);
   });
 
+  it("fails a call whose parameters cannot be sent to the thread, and only that call", async () => {
+    await expect(pglite.query("select $1::text as v", [() => "a function"])).rejects.toThrow(/could not be cloned/);
+    expect((await pglite.query<{ v: string }>("select $1::text as v", ["fine"])).rows).toEqual([{ v: "fine" }]);
+  });
+
   it("reports a database error with its code and detail", async () => {
     const failure = await pglite.query("insert into notes (id, body) values ($1, $2)", [1, "again"]).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);

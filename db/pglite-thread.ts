@@ -80,8 +80,14 @@ export async function startPgliteThread(dataDir: string | undefined): Promise<Pg
       call.reject(error);
     }
   };
-  worker.on("error", (error) => failAll(new Error(`The database thread failed: ${error.message}`, { cause: error })));
-  worker.on("exit", (code) => failAll(new Error(`The database thread exited (code ${code})`)));
+  worker.on("error", (error) => {
+    console.error("The PGlite database thread failed:", error);
+    failAll(new Error(`The database thread failed: ${error.message}`, { cause: error }));
+  });
+  worker.on("exit", (code) => {
+    if (!closed) console.error(`The PGlite database thread exited (code ${code}); database calls will fail until the process restarts.`);
+    failAll(new Error(`The database thread exited (code ${code})`));
+  });
 
   function call<T>(op: string, args?: Record<string, unknown>): Promise<T> {
     if (failure) return Promise.reject(failure);
@@ -90,7 +96,13 @@ export async function startPgliteThread(dataDir: string | undefined): Promise<Pg
     if (pending.size === 0) worker.ref();
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      worker.postMessage({ id, op, args });
+      try {
+        worker.postMessage({ id, op, args });
+      } catch (error) {
+        // A value that cannot be copied to the thread (a function, say): this call fails alone.
+        settle(id);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 
@@ -112,7 +124,14 @@ export async function startPgliteThread(dataDir: string | undefined): Promise<Pg
   });
 
   const ready = call<void>("ready");
-  await ready;
+  try {
+    await ready;
+  } catch (error) {
+    // The caller releases the data directory's lock next: the thread must not hold it open.
+    closed = true;
+    await worker.terminate();
+    throw error;
+  }
   return {
     ...executor(),
     waitReady: ready,

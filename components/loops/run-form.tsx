@@ -40,7 +40,7 @@ export function RunForm({
   return (
     <form action={formAction} className="space-y-3" aria-label={`Run ${loopId}`}>
       <input type="hidden" name="loopId" value={loopId} />
-      {schemaForm ? <InputFields fields={schemaForm.fields} unsupported={schemaForm.unsupported} input={input} onInput={setInput} /> : null}
+      {schemaForm ? <InputFields fields={schemaForm.fields} unsupported={schemaForm.unsupported} input={input} onInput={setInput} isInteractive={isInteractive} /> : null}
       <div>
         <label htmlFor="run-input" className="block text-sm font-medium">
           Input (JSON)
@@ -83,12 +83,25 @@ export function RunForm({
  * and they mark required properties with `aria-required` rather than `required`, so the
  * browser does not block a submission that the server would explain better.
  */
-function InputFields({ fields, unsupported, input, onInput }: { fields: SchemaField[]; unsupported: string[]; input: string; onInput: (text: string) => void }) {
+function InputFields({
+  fields,
+  unsupported,
+  input,
+  onInput,
+  isInteractive,
+}: {
+  fields: SchemaField[];
+  unsupported: string[];
+  input: string;
+  onInput: (text: string) => void;
+  isInteractive: boolean;
+}) {
   const idPrefix = useId();
   // What was last typed into number fields, so a half-typed "1." is not rewritten as "1".
   const [drafts, setDrafts] = useState<Record<string, string>>({});
   const parsed = parseInputObject(input);
-  const isDisabled = parsed === null;
+  // Read-only until the page is interactive, like the JSON input.
+  const isDisabled = parsed === null || !isInteractive;
 
   const change = (field: SchemaField, raw: string | boolean) => {
     if (!parsed) return;
@@ -179,7 +192,7 @@ function InputFields({ fields, unsupported, input, onInput }: { fields: SchemaFi
         })}
       </div>
       <p id={`${idPrefix}-note`} className="text-xs text-zinc-500">
-        {isDisabled
+        {parsed === null
           ? "The JSON below is not an object; correct it to use these fields again."
           : `Fields rewrite the JSON below.${unsupported.length > 0 ? ` Edit ${unsupported.join(", ")} in the JSON.` : ""}`}
       </p>

@@ -60,6 +60,34 @@ export function computeAuditHash(event: Omit<AuditEvent, "hash" | "id">): string
  * product updates or deletes events.
  */
 export async function appendAuditEvent(db: Db, input: AuditEventInput): Promise<AuditEvent> {
+  const append = prepareAuditAppend(input);
+  const [at, action, outcome, actor, realmId, targetType, targetId, data, hashInput, seqPlaceholder, prevPlaceholder] = append.params;
+  const result = (await db.execute(sql`
+    select event_id, event_seq, event_prev_hash, event_hash from loopstacks_append_audit_event(
+      ${at}::timestamptz, ${action}, ${outcome}, ${actor}::jsonb, ${realmId}, ${targetType}, ${targetId}, ${data}::jsonb,
+      ${hashInput}, ${seqPlaceholder}, ${prevPlaceholder})`)) as unknown as { rows: AuditAppendRow[] };
+  return append.event(result.rows);
+}
+
+/** Who an event names: the identity's subject, kind and source (its groups are not recorded). */
+export function auditActor(identity: { subject: string; kind?: string; source?: string }): AuditEventInput["actor"] {
+  return { subject: identity.subject, ...(identity.kind ? { kind: identity.kind } : {}), ...(identity.source ? { source: identity.source } : {}) };
+}
+
+/** What `loopstacks_append_audit_event` returns. */
+export interface AuditAppendRow {
+  event_id: string;
+  event_seq: number;
+  event_prev_hash: string;
+  event_hash: string;
+}
+
+/** The append as plain SQL, for callers that run it on a connection of their own (`AUDIT_APPEND_SQL`). */
+export const AUDIT_APPEND_SQL = `select event_id, event_seq, event_prev_hash, event_hash from loopstacks_append_audit_event(
+  $1::timestamptz, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb, $9, $10, $11)`;
+
+/** The parameters of an append, and how to read the event it stored from the rows it returns. */
+export function prepareAuditAppend(input: AuditEventInput): { params: (string | null)[]; event(rows: AuditAppendRow[]): AuditEvent } {
   const at = new Date(Math.floor((input.at ?? new Date()).getTime()));
   const seqPlaceholder = `seq-${randomUUID()}`;
   const prevPlaceholder = `prev-${randomUUID()}`;
@@ -74,15 +102,26 @@ export async function appendAuditEvent(db: Db, input: AuditEventInput): Promise<
     data: JSON.parse(JSON.stringify(input.data ?? {})) as Record<string, unknown>,
   };
   const hashInput = auditHashInput({ ...fields, seq: seqPlaceholder as unknown as number, prevHash: prevPlaceholder });
-  const result = (await db.execute(sql`
-    select event_id, event_seq, event_prev_hash, event_hash from loopstacks_append_audit_event(
-      ${at.toISOString()}::timestamptz, ${fields.action}, ${fields.outcome}, ${JSON.stringify(fields.actor)}::jsonb, ${fields.realmId},
-      ${fields.targetType}, ${fields.targetId}, ${JSON.stringify(fields.data)}::jsonb, ${hashInput}, ${seqPlaceholder}, ${prevPlaceholder})`)) as unknown as {
-    rows: { event_id: string; event_seq: number; event_prev_hash: string; event_hash: string }[];
+  return {
+    params: [
+      fields.at,
+      fields.action,
+      fields.outcome,
+      JSON.stringify(fields.actor),
+      fields.realmId,
+      fields.targetType,
+      fields.targetId,
+      JSON.stringify(fields.data),
+      hashInput,
+      seqPlaceholder,
+      prevPlaceholder,
+    ],
+    event(rows) {
+      const row = rows[0];
+      if (!row) throw new Error("The audit event was not appended");
+      return { ...fields, seq: row.event_seq, id: row.event_id, prevHash: row.event_prev_hash, hash: row.event_hash };
+    },
   };
-  const row = result.rows[0];
-  if (!row) throw new Error("The audit event was not appended");
-  return { ...fields, seq: row.event_seq, id: row.event_id, prevHash: row.event_prev_hash, hash: row.event_hash };
 }
 
 export function toAuditEvent(row: typeof auditEvents.$inferSelect): AuditEvent {

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -85,7 +86,8 @@ export const frames = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     endedAt: timestamp("ended_at", { withTimezone: true }),
-    durationMs: real("duration_ms"),
+    /** Microsecond precision however long the frame ran (a 4-byte real would round a 45 s duration). */
+    durationMs: doublePrecision("duration_ms"),
   },
   (t) => [
     index("frames_run_seq").on(t.runId, t.seq),
@@ -115,7 +117,7 @@ export const toolCalls = pgTable(
     childFrameId: uuid("child_frame_id"),
     startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
     endedAt: timestamp("ended_at", { withTimezone: true }),
-    durationMs: real("duration_ms"),
+    durationMs: doublePrecision("duration_ms"),
   },
   (t) => [primaryKey({ columns: [t.frameId, t.id] }), index("tool_calls_run").on(t.runId)],
 );

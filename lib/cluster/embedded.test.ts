@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getQueueHealth, listWorkers } from "../../db/queries/cluster";
+import { verifyAuditChain } from "../../db/queries/audit";
 import { insertPromptVersion, lockLoopForPrompts, moveActivePromptVersion } from "../../db/queries/prompts";
 import { createAnthropicModelClient } from "../runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../runtime/mcp/client-factory";
@@ -124,6 +125,32 @@ describe("cluster engine in-process on PGlite", () => {
     expect(replayed).toMatchObject({ status: "succeeded", loop: { id: "replayed" }, prompt: { version: 1, reason: "replay" } });
     const asked = rt.model.requests.find((r) => r.frameId === replayed!.id);
     expect((asked?.body as { system?: string }).system).toBe("First prompt.");
+  });
+
+  it("audits a run's start in the transaction that records it: a start that cannot be audited records and dispatches nothing", async () => {
+    const started = await executor.run("leaf", {}, { identity: operator });
+    expect(started.status).toBe("succeeded");
+    const { rows: audited } = await rt.database.pglite!.query<{ n: number }>(
+      `select count(*)::int as n from audit_events where action = 'run.started' and target_id = $1 and data->>'engine' = 'cluster'`,
+      [started.runId],
+    );
+    expect(audited).toEqual([{ n: 1 }]);
+    expect(await verifyAuditChain(rt.database.db)).toMatchObject({ ok: true });
+
+    await rt.registry.register({ id: "unaudited", type: "llm", realm: "clinic", llm: { model: "claude-test" } });
+    rt.model.setScript("unaudited", () => ({ text: "must not be asked" }));
+    await rt.database.pglite!.exec(`
+      create function refuse_audit() returns trigger language plpgsql as $$
+        begin if new.data->>'loopId' = 'unaudited' then raise exception 'the audit log refuses this event'; end if; return new; end $$;
+      create trigger refuse_audit before insert on audit_events for each row execute function refuse_audit();`);
+    try {
+      await expect(executor.start("unaudited", {}, { identity: operator })).rejects.toThrow(/the audit log refuses this event/);
+    } finally {
+      await rt.database.pglite!.exec(`drop trigger refuse_audit on audit_events; drop function refuse_audit();`);
+    }
+    const { rows: recorded } = await rt.database.pglite!.query<{ n: number }>(`select count(*)::int as n from runs where loop_id = 'unaudited'`);
+    expect(recorded).toEqual([{ n: 0 }]);
+    expect(rt.model.requests.filter((r) => r.loopId === "unaudited")).toEqual([]);
   });
 
   it("fails the run when the root frame times out while its child hangs", async () => {

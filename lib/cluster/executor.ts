@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { PgBoss } from "pg-boss";
 import type { DatabaseHandle } from "../../db/client";
+import { AUDIT_APPEND_SQL, auditActor, prepareAuditAppend, type AuditAppendRow } from "../../db/queries/audit";
 import { AppError } from "../errors";
 import type { Executor, RunOptions, StartedRun } from "../runtime/executor";
 import { createSchemaValidator, type SchemaValidator } from "../runtime/json-schema";
 import type { RuntimeStore } from "../runtime/store";
+import { storableJson } from "../runtime/storable";
 import type { Clock, FrameError, RegisteredLoop, RunResult, RunStatus } from "../runtime/types";
 import { listen, type Listener } from "./listener";
 import { createBoss, enqueueSteps, ensureQueues, frameStepJob, RUN_ENDED_CHANNEL } from "./queue";
@@ -150,17 +152,6 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
     }
   }
 
-  /**
-   * Audit appends serialise on one database lock across every process; queued here, they hold
-   * one of this process's connections at a time instead of all of them while they wait.
-   */
-  let auditTail: Promise<unknown> = Promise.resolve();
-  function audit(event: Parameters<RuntimeStore["appendAudit"]>[0]): Promise<void> {
-    const appended = auditTail.then(() => store.appendAudit(event));
-    auditTail = appended.catch(() => {});
-    return appended;
-  }
-
   async function cancelRun(runId: string, reason = "The run was cancelled"): Promise<boolean> {
     return endRunEarly(db, runId, { status: "cancelled", error: { code: "cancelled", message: reason } }, clock.now());
   }
@@ -251,8 +242,22 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
          )
          insert into frames (id, run_id, depth, seq, realm_id, loop_id, loop_revision, loop_type, status, input, identity, "authorization", created_at)
          select frame_id, id, 0, 0, realm_id, loop_id, loop_revision, loop_type, 'queued', input, identity, "authorization", created_at from x`,
-        [JSON.stringify(rowsJson)],
+        // One caller's unstorable character must not fail the others' runs started with it.
+        [storableJson(rowsJson)],
       );
+      // Each run's start is audited in the transaction that records it: no run is queued unaudited.
+      for (const r of records) {
+        const append = prepareAuditAppend({
+          action: "run.started",
+          actor: auditActor(r.identity),
+          realmId: r.loop.realm,
+          targetType: "run",
+          targetId: r.runId,
+          data: { loopId: r.loop.id, revision: r.loop.revision, engine: "cluster" },
+          at: r.createdAt,
+        });
+        append.event((await tx.query<AuditAppendRow>(AUDIT_APPEND_SQL, append.params)).rows);
+      }
       await enqueueSteps(
         boss,
         tx,
@@ -270,14 +275,6 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
     const deadlineAt = runOptions.timeoutMs ? new Date(createdAt.getTime() + runOptions.timeoutMs) : null;
     const identity = runOptions.identity;
     await record({ runId, rootFrameId: newId(), loop, input, identity, createdAt, deadlineAt, promptOverride: runOptions.promptOverride, evaluatesFrameId: runOptions.evaluates?.frameId ?? null });
-    await audit({
-      action: "run.started",
-      actor: identity,
-      realmId: loop.realm,
-      targetType: "run",
-      targetId: runId,
-      data: { loopId: loop.id, revision: loop.revision, engine: "cluster" },
-    });
 
     const onCallerAbort = () => void track(cancelRun(runId, "The run was cancelled by its caller"));
     if (runOptions.signal?.aborted) onCallerAbort();

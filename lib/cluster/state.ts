@@ -30,7 +30,8 @@ export interface FrameState {
   model: string | null;
   startedAt: Date | null;
   turns: number;
-  run: { status: FrameStatus; identity: Identity; deadlineAt: Date | null };
+  /** `promptOverride`: a replay's prompt version, which every step of the run keeps. */
+  run: { status: FrameStatus; identity: Identity; deadlineAt: Date | null; promptOverride: { loopId: string; version: number } | undefined };
   /** Null for the root frame. */
   parentStatus: FrameStatus | null;
   /** Whether evaluator loops are configured on the frame's loop, as the step found it. */
@@ -61,6 +62,7 @@ interface FrameRow {
   run_status: FrameStatus;
   run_identity: Identity;
   run_deadline_at: Date | string | null;
+  run_prompt_override: { loopId: string; version: number } | null;
   parent_status: FrameStatus | null;
   has_evaluators: boolean;
 }
@@ -69,7 +71,7 @@ const date = (value: Date | string | null): Date | null => (value === null ? nul
 
 const FRAME_COLUMNS = `f.id, f.run_id, f.parent_frame_id, f.parent_tool_call_id, f.depth, f.realm_id, f.loop_id, f.loop_revision,
   f.loop_type, f.prompt_version, f.prompt_choice, f.status, f.input, f.model, f.started_at, f.turns,
-  r.status as run_status, r.identity as run_identity, r.deadline_at as run_deadline_at,
+  r.status as run_status, r.identity as run_identity, r.deadline_at as run_deadline_at, r.prompt_override as run_prompt_override,
   (select p.status from frames p where p.id = f.parent_frame_id) as parent_status,
   exists (select 1 from loop_evaluators e where e.loop_id = f.loop_id) as has_evaluators`;
 
@@ -91,7 +93,7 @@ function toFrameState(row: FrameRow): FrameState {
     model: row.model,
     startedAt: date(row.started_at),
     turns: row.turns,
-    run: { status: row.run_status, identity: row.run_identity, deadlineAt: date(row.run_deadline_at) },
+    run: { status: row.run_status, identity: row.run_identity, deadlineAt: date(row.run_deadline_at), promptOverride: row.run_prompt_override ?? undefined },
     parentStatus: row.parent_status,
     hasEvaluators: row.has_evaluators,
   };
@@ -572,8 +574,6 @@ export interface TimedOutFrame {
   id: string;
   loopId: string;
   timeoutMs: number;
-  /** The run's replayed prompt version, which the parent's next turn keeps running. */
-  promptOverride: { loopId: string; version: number } | undefined;
 }
 
 /**
@@ -581,8 +581,8 @@ export interface TimedOutFrame {
  * the children and tool calls of a turn. A frame a step holds is timed by that step's signal.
  */
 export async function listTimedOutFrames(db: SqlExecutor, now: Date, limit = 100): Promise<TimedOutFrame[]> {
-  const { rows } = await db.query<{ id: string; loop_id: string; timeout_ms: number; prompt_override: { loopId: string; version: number } | null }>(
-    `select f.id, f.loop_id, x.timeout_ms, r.prompt_override
+  const { rows } = await db.query<{ id: string; loop_id: string; timeout_ms: number }>(
+    `select f.id, f.loop_id, x.timeout_ms
        from runs r
        join frames f on f.run_id = r.id
        join loop_revisions lr on lr.loop_id = f.loop_id and lr.revision = f.loop_revision
@@ -592,7 +592,7 @@ export async function listTimedOutFrames(db: SqlExecutor, now: Date, limit = 100
       limit $3`,
     [now, DEFAULT_FRAME_TIMEOUT_MS, limit],
   );
-  return rows.map((r) => ({ id: r.id, loopId: r.loop_id, timeoutMs: r.timeout_ms, promptOverride: r.prompt_override ?? undefined }));
+  return rows.map((r) => ({ id: r.id, loopId: r.loop_id, timeoutMs: r.timeout_ms }));
 }
 
 /** The claim on a timed-out frame was lost (a step took it, or another worker's sweep ended it): nothing is written. */

@@ -210,7 +210,8 @@ async function runFrameStep(deps: StepDeps, step: StepRun, data: Extract<StepJob
   const frame = await claimFrame(deps.db, data.frameId, deps.workerId, new Date(deps.clock.now().getTime() + deps.leaseMs));
   if (!frame || !isLive(frame.status)) return finishJob(deps, step.job);
   step.describe({ frameId: frame.id, loopId: frame.loopId, runId: frame.runId });
-  const finishCtx: FinishContext = { boss: deps.boss, promptOverride: data.promptOverride, notify: deps.shouldNotifyPeers() };
+  // A replay's prompt version travels with its steps; the run's row has it for the steps that lost it.
+  const finishCtx: FinishContext = { boss: deps.boss, promptOverride: data.promptOverride ?? frame.run.promptOverride, notify: deps.shouldNotifyPeers() };
 
   if (!isLive(frame.run.status) || (frame.parentStatus !== null && !isLive(frame.parentStatus))) {
     // Frames spawned as the run or their parent ended (a parent's timeout): they never start.
@@ -273,7 +274,7 @@ async function admit(
   finishCtx: FinishContext,
 ): Promise<{ startedAt: Date; prompt: PromptVersion | null; isFresh: boolean } | null> {
   const identity = frame.run.identity;
-  const override = step.job.data.kind === "frame" && step.job.data.promptOverride?.loopId === frame.loopId ? { version: step.job.data.promptOverride.version } : {};
+  const override = finishCtx.promptOverride?.loopId === frame.loopId ? { version: finishCtx.promptOverride.version } : {};
   // The prompt is read alongside the authorization (and used only if it allows the call).
   const resolving = definition.type === "llm" ? deps.store.resolvePrompt(frame.loopId, { subject: identity.subject, input: frame.input, ...override }) : Promise.resolve(null);
   resolving.catch(() => {});
@@ -598,7 +599,7 @@ async function resumeConversation(deps: StepDeps, step: StepRun, frame: FrameSta
 
   const open = calls.filter((c) => c.endedAt === null);
   if (open.length > 0) {
-    const promptOverride = step.job.data.kind === "frame" ? step.job.data.promptOverride : undefined;
+    const promptOverride = (step.job.data.kind === "frame" ? step.job.data.promptOverride : undefined) ?? frame.run.promptOverride;
     const jobs: StepJobInsert[] = [];
     for (const call of open) {
       if (call.kind === "loop" && call.childFrameId) jobs.push(frameStepJob(frame.runId, call.childFrameId, { promptOverride }));

@@ -375,7 +375,7 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
     await sweep("frame timeouts", async () => {
       for (const frame of await listTimedOutFrames(control, now)) {
         const error = frameTimeoutError(frame.loopId, frame.timeoutMs).toFrameError();
-        abortFrames(await endTimedOutFrame(control, frame.id, error, now, { boss, notify: true, promptOverride: frame.promptOverride }));
+        abortFrames(await endTimedOutFrame(control, frame.id, error, now, { boss, notify: true }));
       }
     });
     if (beats % 100 === 1) await control.query(`delete from workers where heartbeat_at < $1`, [new Date(now.getTime() - STALE_WORKER_ROWS_AFTER_MS)]);

@@ -8,6 +8,7 @@ import { everythingStdioServer, startEverythingHttpServer } from "../../test/mcp
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
 import { isAppError } from "../errors";
 import { createRuntime } from "./index";
+import { createAnthropicModelClient } from "./anthropic-model-client";
 import { createMcpClientFactory } from "./mcp/client-factory";
 import { walkTrace } from "./trace";
 import type { Identity, TraceFrame } from "./types";
@@ -374,6 +375,29 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     expect((await getRun(rt.database.db, { runId: run!.id, scope: "all" }))?.error).toMatchObject({ code: "internal_error", message: expect.stringContaining("audit log unavailable") });
     expect(rt.model.requests.length).toBe(asked);
   });
+
+  it("stops calling the model while the database is away, instead of going on with nothing recorded", async () => {
+    await rt.registry.registerMany([
+      { id: "chatty-leaf", type: "http", realm: "clinic", http: { method: "GET", url: `${httpUrl}/cases?q={{input.q}}` } },
+      { id: "chatty", type: "llm", realm: "clinic", llm: { model: "m", maxTurns: 40, tools: [{ name: "search", loopRef: "chatty-leaf" }] } },
+    ]);
+    rt.model.setScript("chatty", () => ({ toolUses: [{ name: "search", input: { q: "again" } }], latencyMs: 100 }));
+    const offline = createRuntime({
+      store: { ...rt.store, writeTraceBatch: async () => Promise.reject(new Error("database unavailable")) },
+      model: createAnthropicModelClient({ apiKey: "test-key", baseURL: rt.model.url }),
+      mcp: createMcpClientFactory(),
+    });
+    const before = rt.model.requests.length;
+    try {
+      await expect(offline.executor.run("chatty", "hi", { identity: operator })).rejects.toThrow("database unavailable");
+    } finally {
+      await offline.close();
+    }
+    // The writer gives up after about a second of failed writes; at 100 ms a turn, far fewer than 40 turns were asked.
+    const asked = rt.model.requests.length - before;
+    expect(asked).toBeGreaterThan(0);
+    expect(asked).toBeLessThan(30);
+  }, 20_000);
 
   it("denies the root frame of a caller without a role, and a viewer", async () => {
     const viewer = await rt.grant("clinic", "viewer", "vera");

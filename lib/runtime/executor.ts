@@ -192,8 +192,12 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       // The turn goes out in the writer's next batch while the conversation goes on: in this
       // process no frame resumes from its saved turns (the cluster engine saves a turn in the
       // transaction that hands out its tool calls), and the end of the run waits for every write.
+      // While the database is away, the turn is waited for, so the frame fails instead of going
+      // on calling the model with nothing recorded.
       saveTurn: async (frameId, turn, createdAt) => {
-        writer.saveTurn(frameId, turn, createdAt).catch(() => {});
+        const saved = writer.saveTurn(frameId, turn, createdAt);
+        if (writer.isFailing()) await saved;
+        else saved.catch(() => {});
       },
     };
   }
@@ -438,24 +442,22 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const alteredBefore = writer.alteredWrites();
     const createdAt = clock.now();
     const deadline = options.timeoutMs ? new Date(createdAt.getTime() + options.timeoutMs) : null;
-    // The run's row and its audit event are written together; the run starts once both are in.
-    const [created, audited] = await Promise.allSettled([
-      store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline, evaluatesFrameId: options.evaluates?.frameId ?? null, promptOverride: options.promptOverride ?? null }),
-      store.appendAudit({
+    // The run's row, then its audit event (while the root frame is being authorized): the run starts once both are in.
+    await store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline, evaluatesFrameId: options.evaluates?.frameId ?? null, promptOverride: options.promptOverride ?? null });
+    try {
+      await store.appendAudit({
         action: "run.started",
         actor: options.identity,
         realmId: loop.realm,
         targetType: "run",
         targetId: runId,
         data: { loopId: loop.id, revision: loop.revision },
-      }),
-    ]);
-    if (created.status === "rejected") throw created.reason;
-    if (audited.status === "rejected") {
+      });
+    } catch (error) {
       // A run that could not be audited does not start, and is not left looking as if it runs.
-      const error = { code: "internal_error", message: `The run could not be audited: ${audited.reason instanceof Error ? audited.reason.message : String(audited.reason)}` };
-      await store.finishRun(runId, { status: "failed", output: null, error, endedAt: clock.now(), frameCount: 0, inputTokens: 0, outputTokens: 0 }).catch(() => {});
-      throw audited.reason;
+      const failure = { code: "internal_error", message: `The run could not be audited: ${error instanceof Error ? error.message : String(error)}` };
+      await store.finishRun(runId, { status: "failed", output: null, error: failure, endedAt: clock.now(), frameCount: 0, inputTokens: 0, outputTokens: 0 }).catch(() => {});
+      throw error;
     }
 
     const onCallerAbort = () => controller.abort(new DispatchError("cancelled", "The run was cancelled by its caller"));

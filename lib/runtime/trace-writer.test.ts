@@ -83,11 +83,25 @@ describe("createTraceWriter", () => {
     expect(batches[0]!.frames[0]!.id).toBe("a");
   });
 
-  it("rejects flush once writes keep failing", async () => {
-    const { store } = recordingStore({ fail: 100 });
+  it("rejects flush once writes keep failing, says it is failing, and recovers when a write succeeds", async () => {
+    let isDown = true;
+    const batches: Batch[] = [];
+    const store = {
+      async writeTraceBatch(batch: Batch) {
+        await new Promise((r) => setTimeout(r, 1));
+        if (isDown) throw new Error("connection reset");
+        batches.push(structuredClone(batch));
+      },
+    } as unknown as RuntimeStore;
     const writer = createTraceWriter(store);
     writer.insertFrame(frame("a"));
+    expect(writer.isFailing()).toBe(false);
     await expect(writer.flush()).rejects.toThrow("connection reset");
+    expect(writer.isFailing()).toBe(true);
+    isDown = false;
+    await writer.flush();
+    expect(writer.isFailing()).toBe(false);
+    expect(batches.flatMap((b) => b.frames.map((f) => f.id))).toEqual(["a"]);
   });
 
   it("sends a saved turn in the batch with the rows recorded before it, and resolves once that batch is written", async () => {

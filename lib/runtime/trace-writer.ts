@@ -65,6 +65,8 @@ export interface TraceWriter {
    * hold, stored as U+FFFD, or a row the database refused, stored with its payload replaced.
    */
   alteredWrites(): number;
+  /** True while writes keep failing (the database is away): callers stop doing work it should record. */
+  isFailing(): boolean;
 }
 
 export function createTraceWriter(store: RuntimeStore, onError: (error: unknown) => void = () => {}): TraceWriter {
@@ -229,5 +231,6 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     },
     flush,
     alteredWrites: () => altered,
+    isFailing: () => failures >= MAX_CONSECUTIVE_FAILURES,
   };
 }
