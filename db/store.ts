@@ -1,6 +1,6 @@
 import type { RuntimeStore } from "../lib/runtime/store";
 import type { Db } from "./client";
-import { appendAuditEvent, auditActor } from "./queries/audit";
+import { appendAuditEvent, auditActorOf } from "./queries/audit";
 import {
   existingLoopIds,
   getActivePromptVersion,
@@ -51,7 +51,7 @@ export function createDbStore(db: Db): RuntimeStore {
     appendAudit: async (event) => {
       await appendAuditEvent(db, {
         ...event,
-        actor: auditActor(event.actor),
+        actor: auditActorOf(event.actor),
       });
     },
   };

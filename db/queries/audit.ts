@@ -70,7 +70,7 @@ export async function appendAuditEvent(db: Db, input: AuditEventInput): Promise<
 }
 
 /** Who an event names: the identity's subject, kind and source (its groups are not recorded). */
-export function auditActor(identity: { subject: string; kind?: string; source?: string }): AuditEventInput["actor"] {
+export function auditActorOf(identity: { subject: string; kind?: string; source?: string }): AuditEventInput["actor"] {
   return { subject: identity.subject, ...(identity.kind ? { kind: identity.kind } : {}), ...(identity.source ? { source: identity.source } : {}) };
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { PgBoss } from "pg-boss";
 import type { DatabaseHandle } from "../../db/client";
-import { AUDIT_APPEND_SQL, auditActor, prepareAuditAppend, type AuditAppendRow } from "../../db/queries/audit";
+import { AUDIT_APPEND_SQL, auditActorOf, prepareAuditAppend, type AuditAppendRow } from "../../db/queries/audit";
 import { AppError } from "../errors";
 import type { Executor, RunOptions, StartedRun } from "../runtime/executor";
 import { createSchemaValidator, type SchemaValidator } from "../runtime/json-schema";
@@ -249,7 +249,7 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
       for (const r of records) {
         const append = prepareAuditAppend({
           action: "run.started",
-          actor: auditActor(r.identity),
+          actor: auditActorOf(r.identity),
           realmId: r.loop.realm,
           targetType: "run",
           targetId: r.runId,

@@ -111,8 +111,8 @@ interface RunState {
 
 /** Every frame and tool-call row of a run as recorded, from which its result's trace is built. */
 interface RunRows {
-  frames: Map<string, FrameRow>;
-  calls: Map<string, ToolCallRow>;
+  frames: FrameRow[];
+  calls: ToolCallRow[];
 }
 
 /** What a frame needs before it may be dispatched: its loop, the authorization decision, its prompt. */
@@ -171,24 +171,20 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         }
         return pending;
       },
+      // The writer applies every later patch to the row object it is handed: the run keeps the
+      // same objects for its result.
       insertFrame: async (frame) => {
-        rows.frames.set(frame.id, { ...frame });
-        writer.insertFrame(frame);
+        const row: FrameRow = { ...frame };
+        rows.frames.push(row);
+        writer.insertFrame(row);
       },
-      updateFrame: async (frameId, patch) => {
-        const row = rows.frames.get(frameId);
-        if (row) Object.assign(row, definedFields(patch));
-        writer.updateFrame(frameId, patch);
-      },
+      updateFrame: async (frameId, patch) => writer.updateFrame(frameId, patch),
       insertToolCall: async (call) => {
-        rows.calls.set(`${call.frameId}:${call.id}`, { ...call });
-        writer.insertToolCall(call);
+        const row: ToolCallRow = { ...call };
+        rows.calls.push(row);
+        writer.insertToolCall(row);
       },
-      finishToolCall: async (frameId, id, patch) => {
-        const row = rows.calls.get(`${frameId}:${id}`);
-        if (row) Object.assign(row, patch);
-        writer.finishToolCall(frameId, id, patch);
-      },
+      finishToolCall: async (frameId, id, patch) => writer.finishToolCall(frameId, id, patch),
       // The turn goes out in the writer's next batch while the conversation goes on: in this
       // process no frame resumes from its saved turns (the cluster engine saves a turn in the
       // transaction that hands out its tool calls), and the end of the run waits for every write.
@@ -420,7 +416,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     checkInput(loop, input);
     const runId = newId();
     const controller = new AbortController();
-    const rows: RunRows = { frames: new Map(), calls: new Map() };
+    const rows: RunRows = { frames: [], calls: [] };
     const state: RunState = {
       id: runId,
       identity: options.identity,
@@ -534,21 +530,16 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   };
 }
 
-/** The fields a patch sets; an undefined one leaves the row's value as it is. */
-function definedFields<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
-}
-
 /** A run's Loop Stack Tree from its rows. */
 function traceOf(rows: RunRows): TraceFrame | null {
   const calls = new Map<string, ToolCallRow[]>();
-  for (const call of rows.calls.values()) {
+  for (const call of rows.calls) {
     const list = calls.get(call.frameId);
     if (list) list.push(call);
     else calls.set(call.frameId, [call]);
   }
   const byCall = (a: ToolCallRow, b: ToolCallRow) => a.turn - b.turn || a.position - b.position;
-  const frames = [...rows.frames.values()].sort((a, b) => a.seq - b.seq).map((frame) => traceFrameFromRow(frame, (calls.get(frame.id) ?? []).sort(byCall)));
+  const frames = [...rows.frames].sort((a, b) => a.seq - b.seq).map((frame) => traceFrameFromRow(frame, (calls.get(frame.id) ?? []).sort(byCall)));
   return buildTraceTree(frames);
 }
 

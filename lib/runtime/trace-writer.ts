@@ -53,8 +53,13 @@ function singleRows(batch: TraceBatch): { row: TraceBatch; withoutPayload(error:
  * same batch as the frame rows it follows, and `saveTurn` resolves once that batch is written.
  */
 export interface TraceWriter {
+  /**
+   * Records a frame. The writer keeps the row object it is given and applies later patches to
+   * it, so a caller holding the object sees the row's latest state; batches send copies.
+   */
   insertFrame(frame: NewFrame): void;
   updateFrame(frameId: string, patch: FramePatch): void;
+  /** Records a tool call, keeping the row object it is given, as `insertFrame` does. */
   insertToolCall(call: NewToolCall): void;
   finishToolCall(frameId: string, id: string, patch: ToolCallPatch): void;
   /** Resolves once the turn, and everything recorded before it, is written. */
@@ -199,7 +204,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
 
   return {
     insertFrame(frame) {
-      frames.set(frame.id, { ...frame });
+      frames.set(frame.id, frame);
       pendingFrames.add(frame.id);
       changed();
     },
@@ -212,7 +217,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     },
     insertToolCall(call) {
       const key = `${call.frameId}:${call.id}`;
-      calls.set(key, { ...call });
+      calls.set(key, call);
       pendingCalls.add(key);
       changed();
     },

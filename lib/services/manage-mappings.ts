@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Db } from "../../db/client";
-import { appendAuditEvent } from "../../db/queries/audit";
+import { appendAuditEvent, auditActorOf } from "../../db/queries/audit";
 import { countAdminMappings, listRealmsWithMappings, realmExists, upsertRealm, type MappingRow, type RealmRecord } from "../../db/queries/realm-admin";
 import { addRealmMapping, normalizeDn, removeRealmMapping } from "../../db/queries/realms";
 import { AppError } from "../errors";
@@ -64,9 +64,7 @@ function assertAdmin(actor: MappingActor, realm: string): void {
 }
 
 function auditActor(actor: MappingActor) {
-  return isCliOperator(actor)
-    ? { subject: actor.subject, kind: actor.kind, source: actor.source }
-    : { subject: actor.identity.subject, kind: actor.identity.kind, source: actor.identity.source };
+  return auditActorOf(isCliOperator(actor) ? actor : actor.identity);
 }
 
 function toView(row: MappingRow): MappingView {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Db } from "../../db/client";
-import { appendAuditEvent } from "../../db/queries/audit";
+import { appendAuditEvent, auditActorOf } from "../../db/queries/audit";
 import {
   findLiveServiceToken,
   getServiceToken,
@@ -65,7 +65,7 @@ function toView(row: ServiceTokenRecord, now: Date): ServiceTokenView {
   };
 }
 
-const auditActor = (actor: Actor) => ({ subject: actor.identity.subject, kind: actor.identity.kind, source: actor.identity.source });
+const auditActor = (actor: Actor) => auditActorOf(actor.identity);
 
 function parse<T extends z.ZodType>(schema: T, raw: unknown): z.output<T> {
   const parsed = schema.safeParse(raw);

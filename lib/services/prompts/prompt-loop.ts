@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Db } from "../../../db/client";
+import { auditActorOf, type AuditEventInput } from "../../../db/queries/audit";
 import { getLoop } from "../../../db/queries/loops";
 import { AppError } from "../../errors";
 import type { RegisteredLoop } from "../../runtime/types";
@@ -31,8 +32,9 @@ export function parseInput<Schema extends z.ZodType>(schema: Schema, raw: unknow
   throw new AppError("invalid_input", issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("\n"), { issues });
 }
 
-export function auditActor(actor: Actor): { subject: string; kind: string; source: string } {
-  return { subject: actor.identity.subject, kind: actor.identity.kind, source: actor.identity.source };
+/** Who an audit event names for a request's actor. */
+export function auditActor(actor: Actor): AuditEventInput["actor"] {
+  return auditActorOf(actor.identity);
 }
 
 /** Drizzle's transaction handle, used with the same query functions as the database. */
