@@ -9,6 +9,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import { startPgliteThread, type PgliteClient } from "./pglite-thread";
 import * as schema from "./schema";
+import { attachTraceThread, detachTraceThread } from "./trace-thread";
 
 export type Schema = typeof schema;
 /** Either driver: every query function takes this and runs unchanged on PostgreSQL and PGlite. */
@@ -70,6 +71,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
   // The ORM's PGlite driver makes only the calls the thread answers (see PgliteClient).
   const db = drizzlePglite(client as never, { schema }) as unknown as Db;
+  // Trace batches are built and written on the database's own thread.
+  attachTraceThread(db, { write: (batch) => client.writeTraceBatch(batch) });
   return {
     db,
     kind: "pglite",
@@ -77,6 +80,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     pglite: client,
     migrate: () => migratePglite(db as never, { migrationsFolder }),
     async close() {
+      detachTraceThread(db);
       try {
         await client.close();
       } finally {

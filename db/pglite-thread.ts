@@ -1,6 +1,8 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import type { TraceBatch, TraceBatchWritten } from "../lib/runtime/store";
+import { workerCalls } from "./worker-calls";
 
 /** A statement's result, as PGlite returns it. */
 export interface PgliteResults<T = Record<string, unknown>> {
@@ -28,13 +30,14 @@ export interface PgliteTransaction {
 export interface PgliteClient extends PgliteTransaction {
   transaction<T>(fn: (tx: PgliteTransaction) => Promise<T>): Promise<T>;
   listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Writes a batch of trace rows, the statement built and its JSON made on the database's thread. */
+  writeTraceBatch(batch: TraceBatch): Promise<TraceBatchWritten>;
   readonly waitReady: Promise<void>;
   close(): Promise<void>;
 }
 
 const WORKER_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), "pglite-worker.mjs");
 
-type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: Record<string, unknown> & { message: string } };
 type Notification = { notification: { listenerId: number; payload: string } };
 
 /**
@@ -48,63 +51,17 @@ export async function startPgliteThread(dataDir: string | undefined): Promise<Pg
   // Constructed indirectly: a bundler that sees `new Worker(…)` rewrites it into a module lookup
   // of its own, and the worker script is a file on disk, not a module of the bundle.
   const worker: Worker = Reflect.construct(Worker, [WORKER_SCRIPT, { workerData: { dataDir } }]);
-  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   const listeners = new Map<number, (payload: string) => void>();
-  let nextId = 1;
-  let failure: Error | null = null;
-  let closed = false;
-
-  // The thread keeps the process alive only while a call waits for it.
-  worker.unref();
-  const settle = (id: number) => {
-    pending.delete(id);
-    if (pending.size === 0) worker.unref();
-  };
-
-  worker.on("message", (message: Reply | Notification) => {
-    if ("notification" in message) {
-      const callback = listeners.get(message.notification.listenerId);
-      if (callback) queueMicrotask(() => callback(message.notification.payload));
-      return;
-    }
-    const call = pending.get(message.id);
-    if (!call) return;
-    settle(message.id);
-    if (message.ok) call.resolve(message.result);
-    else call.reject(Object.assign(new Error(message.error.message), message.error));
+  let nextListenerId = 1;
+  const { call, close, terminate } = workerCalls(worker, {
+    name: "The PGlite database thread",
+    onMessage: (message) => {
+      const { notification } = message as Notification;
+      const callback = listeners.get(notification.listenerId);
+      if (callback) queueMicrotask(() => callback(notification.payload));
+    },
+    onFailure: () => console.error("Database calls will fail until the process restarts."),
   });
-  const failAll = (error: Error) => {
-    failure = error;
-    for (const [id, call] of pending) {
-      settle(id);
-      call.reject(error);
-    }
-  };
-  worker.on("error", (error) => {
-    console.error("The PGlite database thread failed:", error);
-    failAll(new Error(`The database thread failed: ${error.message}`, { cause: error }));
-  });
-  worker.on("exit", (code) => {
-    if (!closed) console.error(`The PGlite database thread exited (code ${code}); database calls will fail until the process restarts.`);
-    failAll(new Error(`The database thread exited (code ${code})`));
-  });
-
-  function call<T>(op: string, args?: Record<string, unknown>): Promise<T> {
-    if (failure) return Promise.reject(failure);
-    if (closed) return Promise.reject(new Error("The database is closed"));
-    const id = nextId++;
-    if (pending.size === 0) worker.ref();
-    return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      try {
-        worker.postMessage({ id, op, args });
-      } catch (error) {
-        // A value that cannot be copied to the thread (a function, say): this call fails alone.
-        settle(id);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
-  }
 
   function rawTypes(options: PgliteQueryOptions | undefined): { rowMode?: "array" | "object"; rawTypes?: number[] } | undefined {
     if (!options) return undefined;
@@ -128,8 +85,7 @@ export async function startPgliteThread(dataDir: string | undefined): Promise<Pg
     await ready;
   } catch (error) {
     // The caller releases the data directory's lock next: the thread must not hold it open.
-    closed = true;
-    await worker.terminate();
+    await terminate();
     throw error;
   }
   return {
@@ -147,8 +103,9 @@ export async function startPgliteThread(dataDir: string | undefined): Promise<Pg
       await call("end", { txId, commit: true });
       return result;
     },
+    writeTraceBatch: (batch) => call<TraceBatchWritten>("traceBatch", { batch }),
     async listen(channel, callback) {
-      const listenerId = nextId++;
+      const listenerId = nextListenerId++;
       listeners.set(listenerId, callback);
       try {
         await call("listen", { channel, listenerId });
@@ -161,14 +118,6 @@ export async function startPgliteThread(dataDir: string | undefined): Promise<Pg
         await call("unlisten", { listenerId });
       };
     },
-    async close() {
-      if (closed) return;
-      try {
-        await call("close");
-      } finally {
-        closed = true;
-        await worker.terminate();
-      }
-    },
+    close,
   };
 }

@@ -3,6 +3,8 @@
 // build step, wherever the application does.
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
+import { answerCalls } from "./thread-calls.mjs";
+import { statementText, traceBatchStatement } from "./trace-batch.mjs";
 
 const db = workerData.dataDir ? new PGlite(workerData.dataDir) : new PGlite();
 /** Open transactions by id: each holds PGlite's transaction until the main thread ends it. */
@@ -12,16 +14,6 @@ let nextId = 1;
 
 /** Ends a transaction's callback without committing it. */
 class RollBack extends Error {}
-
-/** An error as plain data: its message and its own fields (a database error's code, detail, …). */
-function serializeError(error) {
-  if (!(error instanceof Error)) return { message: String(error) };
-  const fields = {};
-  for (const [key, value] of Object.entries(error)) {
-    if (value === null || ["string", "number", "boolean"].includes(typeof value)) fields[key] = value;
-  }
-  return { ...fields, name: error.name, message: error.message };
-}
 
 /** Only raw-text parsers cross the thread boundary: a list of the type ids to leave as text. */
 function queryOptions(options) {
@@ -85,16 +77,14 @@ const operations = {
     listeners.delete(listenerId);
     await unlisten?.();
   },
+  traceBatch: async ({ batch }) => {
+    const statement = traceBatchStatement(batch);
+    if (statement) await db.query(statementText(statement.pieces), statement.params);
+    return { replacedValues: statement?.replacedValues ?? false };
+  },
   close: async () => {
     await db.close();
   },
 };
 
-parentPort.on("message", async ({ id, op, args }) => {
-  try {
-    const result = await operations[op](args ?? {});
-    parentPort.postMessage({ id, ok: true, result });
-  } catch (error) {
-    parentPort.postMessage({ id, ok: false, error: serializeError(error) });
-  }
-});
+answerCalls(parentPort, operations);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, asc, desc, eq, getTableColumns, gte, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gte, lt, lte, sql } from "drizzle-orm";
 import type {
   FramePatch,
   NewFrame,
@@ -11,7 +11,7 @@ import type {
   TraceBatch,
   TraceBatchWritten,
 } from "../../lib/runtime/store";
-import { storable, toStorableJson } from "../../lib/runtime/storable";
+import { storable } from "../../lib/runtime/storable.mjs";
 import { buildTraceTree, traceFrameFromRow } from "../../lib/runtime/trace";
 import type {
   Attempt,
@@ -22,6 +22,8 @@ import type {
   TraceFrame,
 } from "../../lib/runtime/types";
 import type { Db } from "../client";
+import { traceBatchStatement } from "../trace-batch.mjs";
+import { traceThreadOf } from "../trace-thread";
 import { conversationTurns, frames, runs, toolCalls } from "../schema";
 import { realmCondition, type RealmScope } from "./scope";
 
@@ -436,125 +438,18 @@ export async function listStaleRuns(db: Db, olderThan: Date) {
 }
 
 /**
- * JSON for `jsonb_to_recordset`: a missing key reads as SQL NULL, so a row's null columns are
- * left out. Values inside payloads are kept exactly, nulls included.
- */
-function recordsetJson(rows: Record<string, unknown>[], written: TraceBatchWritten): string {
-  const present = rows.map((row) => {
-    const kept: Record<string, unknown> = {};
-    for (const key in row) if (row[key] !== null && row[key] !== undefined) kept[key] = row[key];
-    return kept;
-  });
-  const { json, replaced } = toStorableJson(present);
-  if (replaced) written.replacedValues = true;
-  return json;
-}
-
-/**
  * Writes many frames, tool calls and conversation turns in one statement, whatever their
  * number: each row is the latest state of a frame, call or turn, inserted or updated in place.
  * Each table's rows travel as one JSON parameter, so the cost per frame is a few microseconds of
  * SQL, not a round trip. (Foreign keys are checked at the end of the statement, so a tool call
- * may refer to a frame inserted beside it.)
+ * may refer to a frame inserted beside it.) On PGlite, the statement is built and its JSON
+ * made on the database's own thread (see `db/trace-thread.ts`).
  */
 export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<TraceBatchWritten> {
-  const written: TraceBatchWritten = { replacedValues: false };
-  const parts: SQL[] = [];
-  if (batch.frames.length > 0) {
-    const rows = batch.frames.map((f) => ({
-      id: f.id,
-      run_id: f.runId,
-      parent_frame_id: f.parentFrameId,
-      parent_tool_call_id: f.parentToolCallId,
-      depth: f.depth,
-      seq: f.seq,
-      realm_id: f.realmId,
-      loop_id: f.loopId,
-      loop_revision: f.loopRevision,
-      loop_type: f.loopType,
-      prompt_version: f.promptVersion,
-      prompt_choice: f.promptChoice,
-      status: f.status,
-      attempts: f.attempts ?? [],
-      input: f.input,
-      output: f.output,
-      error: f.error,
-      model: f.model,
-      input_tokens: f.inputTokens ?? 0,
-      output_tokens: f.outputTokens ?? 0,
-      turns: f.turns ?? 0,
-      identity: f.identity,
-      authorization: f.authorization,
-      created_at: f.createdAt,
-      started_at: f.startedAt,
-      ended_at: f.endedAt,
-      duration_ms: f.durationMs,
-    }));
-    parts.push(sql`
-      insert into frames (id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
-        prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
-        "authorization", created_at, started_at, ended_at, duration_ms)
-      select id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
-        prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
-        "authorization", created_at, started_at, ended_at, duration_ms
-      from jsonb_to_recordset(${recordsetJson(rows, written)}::jsonb) as x(id uuid, run_id uuid, parent_frame_id uuid, parent_tool_call_id text,
-        depth int, seq int, realm_id text, loop_id text, loop_revision int, loop_type text, prompt_version int, prompt_choice jsonb,
-        status text, attempts jsonb, input jsonb, output jsonb, error jsonb, model text, input_tokens int, output_tokens int, turns int,
-        identity jsonb, "authorization" jsonb, created_at timestamptz, started_at timestamptz, ended_at timestamptz, duration_ms float8)
-      on conflict (id) do update set status = excluded.status, attempts = excluded.attempts, output = excluded.output,
-        error = excluded.error, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, turns = excluded.turns,
-        started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms`);
-  }
-  if (batch.toolCalls.length > 0) {
-    const rows = batch.toolCalls.map((c) => ({
-      frame_id: c.frameId,
-      id: c.id,
-      run_id: c.runId,
-      turn: c.turn,
-      position: c.position,
-      name: c.name,
-      kind: c.kind,
-      input: c.input,
-      output: c.output,
-      is_error: c.isError ?? false,
-      child_frame_id: c.childFrameId,
-      started_at: c.startedAt,
-      ended_at: c.endedAt,
-      duration_ms: c.durationMs,
-    }));
-    parts.push(sql`
-      insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
-      select frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms
-      from jsonb_to_recordset(${recordsetJson(rows, written)}::jsonb) as x(frame_id uuid, id text, run_id uuid, turn int, position int, name text,
-        kind text, input jsonb, output jsonb, is_error boolean, child_frame_id uuid, started_at timestamptz, ended_at timestamptz, duration_ms float8)
-      on conflict (frame_id, id) do update set output = excluded.output, is_error = excluded.is_error, ended_at = excluded.ended_at,
-        duration_ms = excluded.duration_ms`);
-  }
-  if (batch.turns && batch.turns.length > 0) {
-    const rows = batch.turns.map((t) => ({
-      frame_id: t.frameId,
-      turn: t.turn.turn,
-      messages: t.turn.messages,
-      stop_reason: t.turn.stopReason,
-      input_tokens: t.turn.inputTokens,
-      output_tokens: t.turn.outputTokens,
-      created_at: t.createdAt,
-    }));
-    parts.push(sql`
-      insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
-      select frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at
-      from jsonb_to_recordset(${recordsetJson(rows, written)}::jsonb) as x(frame_id uuid, turn int, messages jsonb, stop_reason text,
-        input_tokens int, output_tokens int, created_at timestamptz)
-      on conflict (frame_id, turn) do update set messages = excluded.messages, stop_reason = excluded.stop_reason,
-        input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens`);
-  }
-  if (parts.length === 0) return written;
-  if (parts.length === 1) {
-    await db.execute(parts[0]!);
-    return written;
-  }
-  // Sibling data-modifying CTEs run as one statement: one round trip for the whole batch.
-  const ctes = parts.map((part, i) => sql`${sql.raw(`w${i}`)} as (${part} returning 1)`);
-  await db.execute(sql`with ${sql.join(ctes, sql`, `)} select 1`);
-  return written;
+  const thread = traceThreadOf(db);
+  if (thread) return thread.write(batch);
+  const statement = traceBatchStatement(batch);
+  if (!statement) return { replacedValues: false };
+  await db.execute(sql(Object.assign([...statement.pieces], { raw: statement.pieces }) as TemplateStringsArray, ...statement.params));
+  return { replacedValues: statement.replacedValues };
 }

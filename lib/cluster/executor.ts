@@ -6,7 +6,7 @@ import { AppError } from "../errors";
 import type { Executor, RunOptions, StartedRun } from "../runtime/executor";
 import { createSchemaValidator, type SchemaValidator } from "../runtime/json-schema";
 import type { RuntimeStore } from "../runtime/store";
-import { storableJson } from "../runtime/storable";
+import { storableJson } from "../runtime/storable.mjs";
 import type { Clock, FrameError, RegisteredLoop, RunResult, RunStatus } from "../runtime/types";
 import { listen, type Listener } from "./listener";
 import { createBoss, enqueueSteps, ensureQueues, frameStepJob, RUN_ENDED_CHANNEL } from "./queue";

@@ -3,7 +3,7 @@ import type pg from "pg";
 import type { Db as BossDb } from "pg-boss";
 import type { DatabaseHandle } from "../../db/client";
 import type { PgliteClient, PgliteTransaction } from "../../db/pglite-thread";
-import { storableJson } from "../runtime/storable";
+import { storableJson } from "../runtime/storable.mjs";
 import { InfrastructureError } from "./errors";
 
 /** One statement at a time, on a pool or inside a transaction. */

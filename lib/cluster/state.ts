@@ -2,7 +2,7 @@ import type { PgBoss } from "pg-boss";
 import type { Attempt, AuthorizationDecision, FrameError, FrameStatus, Identity } from "../runtime/types";
 import { limitsSchema } from "../runtime/definition";
 import { enqueueSteps, frameStepJob, FRAMES_ENDED_CHANNEL, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, type StepJobInsert } from "./queue";
-import { storableJson } from "../runtime/storable";
+import { storableJson } from "../runtime/storable.mjs";
 import { json, type SqlDatabase, type SqlExecutor } from "./sql";
 
 /**

@@ -1,0 +1,157 @@
+// The statement that writes a batch of trace rows, built the same way on the application's
+// thread and on the database threads (db/trace-worker.mjs, db/pglite-worker.mjs). Plain
+// JavaScript, so that those threads run it as it is; its types are in trace-batch.d.mts.
+import { toStorableJson } from "../lib/runtime/storable.mjs";
+
+/** A row's present columns: a missing key reads as SQL NULL in `jsonb_to_recordset`. */
+function present(row, record) {
+  for (const key in row) {
+    const value = row[key];
+    if (value !== null && value !== undefined) record[key] = value;
+  }
+  return record;
+}
+
+function frameRecord(f) {
+  return present(
+    {
+      id: f.id,
+      run_id: f.runId,
+      parent_frame_id: f.parentFrameId,
+      parent_tool_call_id: f.parentToolCallId,
+      depth: f.depth,
+      seq: f.seq,
+      realm_id: f.realmId,
+      loop_id: f.loopId,
+      loop_revision: f.loopRevision,
+      loop_type: f.loopType,
+      prompt_version: f.promptVersion,
+      prompt_choice: f.promptChoice,
+      status: f.status,
+      attempts: f.attempts ?? [],
+      input: f.input,
+      output: f.output,
+      error: f.error,
+      model: f.model,
+      input_tokens: f.inputTokens ?? 0,
+      output_tokens: f.outputTokens ?? 0,
+      turns: f.turns ?? 0,
+      identity: f.identity,
+      authorization: f.authorization,
+      created_at: f.createdAt,
+      started_at: f.startedAt,
+      ended_at: f.endedAt,
+      duration_ms: f.durationMs,
+    },
+    {},
+  );
+}
+
+function toolCallRecord(c) {
+  return present(
+    {
+      frame_id: c.frameId,
+      id: c.id,
+      run_id: c.runId,
+      turn: c.turn,
+      position: c.position,
+      name: c.name,
+      kind: c.kind,
+      input: c.input,
+      output: c.output,
+      is_error: c.isError ?? false,
+      child_frame_id: c.childFrameId,
+      started_at: c.startedAt,
+      ended_at: c.endedAt,
+      duration_ms: c.durationMs,
+    },
+    {},
+  );
+}
+
+function turnRecord(t) {
+  return present(
+    {
+      frame_id: t.frameId,
+      turn: t.turn.turn,
+      messages: t.turn.messages,
+      stop_reason: t.turn.stopReason,
+      input_tokens: t.turn.inputTokens,
+      output_tokens: t.turn.outputTokens,
+      created_at: t.createdAt,
+    },
+    {},
+  );
+}
+
+const FRAMES_SQL = [
+  `insert into frames (id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
+    prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
+    "authorization", created_at, started_at, ended_at, duration_ms)
+  select id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
+    prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
+    "authorization", created_at, started_at, ended_at, duration_ms
+  from jsonb_to_recordset(`,
+  `::jsonb) as x(id uuid, run_id uuid, parent_frame_id uuid, parent_tool_call_id text,
+    depth int, seq int, realm_id text, loop_id text, loop_revision int, loop_type text, prompt_version int, prompt_choice jsonb,
+    status text, attempts jsonb, input jsonb, output jsonb, error jsonb, model text, input_tokens int, output_tokens int, turns int,
+    identity jsonb, "authorization" jsonb, created_at timestamptz, started_at timestamptz, ended_at timestamptz, duration_ms float8)
+  on conflict (id) do update set status = excluded.status, attempts = excluded.attempts, output = excluded.output,
+    error = excluded.error, input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, turns = excluded.turns,
+    started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms`,
+];
+
+const TOOL_CALLS_SQL = [
+  `insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
+  select frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms
+  from jsonb_to_recordset(`,
+  `::jsonb) as x(frame_id uuid, id text, run_id uuid, turn int, position int, name text,
+    kind text, input jsonb, output jsonb, is_error boolean, child_frame_id uuid, started_at timestamptz, ended_at timestamptz, duration_ms float8)
+  on conflict (frame_id, id) do update set output = excluded.output, is_error = excluded.is_error, ended_at = excluded.ended_at,
+    duration_ms = excluded.duration_ms`,
+];
+
+const TURNS_SQL = [
+  `insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
+  select frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at
+  from jsonb_to_recordset(`,
+  `::jsonb) as x(frame_id uuid, turn int, messages jsonb, stop_reason text,
+    input_tokens int, output_tokens int, created_at timestamptz)
+  on conflict (frame_id, turn) do update set messages = excluded.messages, stop_reason = excluded.stop_reason,
+    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens`,
+];
+
+/**
+ * The statement for a batch, as the pieces of SQL around its parameters (one JSON text per
+ * table), or null for an empty batch. Several tables are written by sibling data-modifying CTEs:
+ * one statement, one round trip. `replacedValues` says whether a value had to be stored as U+FFFD.
+ */
+export function traceBatchStatement(batch) {
+  const parts = [];
+  let replacedValues = false;
+  const add = (sqlAround, rows, toRecord) => {
+    if (rows.length === 0) return;
+    const { json, replaced } = toStorableJson(rows.map(toRecord));
+    if (replaced) replacedValues = true;
+    parts.push({ sqlAround, json });
+  };
+  add(FRAMES_SQL, batch.frames, frameRecord);
+  add(TOOL_CALLS_SQL, batch.toolCalls, toolCallRecord);
+  add(TURNS_SQL, batch.turns ?? [], turnRecord);
+  if (parts.length === 0) return null;
+  if (parts.length === 1) {
+    const [{ sqlAround, json }] = parts;
+    return { pieces: [...sqlAround], params: [json], replacedValues };
+  }
+  const pieces = ["with w0 as ("];
+  parts.forEach(({ sqlAround }, i) => {
+    pieces[pieces.length - 1] += sqlAround[0];
+    pieces.push(`${sqlAround[1]} returning 1)${i < parts.length - 1 ? `, w${i + 1} as (` : " select 1"}`);
+  });
+  return { pieces, params: parts.map((part) => part.json), replacedValues };
+}
+
+/** The statement's text with numbered placeholders, for a driver called directly. */
+export function statementText(pieces) {
+  return pieces.reduce((text, piece, i) => `${text}$${i}${piece}`);
+}

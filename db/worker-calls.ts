@@ -1,0 +1,99 @@
+import type { Worker } from "node:worker_threads";
+
+type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: Record<string, unknown> & { message: string } };
+
+export interface WorkerCalls {
+  /** Sends a call to the thread; settles with its reply. */
+  call<T>(op: string, args?: Record<string, unknown>): Promise<T>;
+  /** Asks the thread to `close`, then stops it; later calls reject. */
+  close(): Promise<void>;
+  /** Stops the thread without asking it anything (it never became ready). */
+  terminate(): Promise<void>;
+}
+
+export interface WorkerCallsOptions {
+  /** What the thread is, for the messages that say it failed ("The PGlite database thread"). */
+  name: string;
+  /** Messages that are not replies (notifications). */
+  onMessage?(message: unknown): void;
+  /** Once, when the thread fails or exits unasked: every pending and later call rejects. */
+  onFailure?(error: Error): void;
+}
+
+/**
+ * Calls to a worker thread as promises: each call is a message `{ id, op, args }`, answered by
+ * `{ id, ok, result | error }` (see `serializeError` in d./thread-calls.mjs). The thread keeps
+ * the process alive only while a call waits for it. A value that cannot be copied to the thread
+ * fails its own call alone; a thread that dies fails every call, then and later.
+ */
+export function workerCalls(worker: Worker, options: WorkerCallsOptions): WorkerCalls {
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  let nextId = 1;
+  let failure: Error | null = null;
+  let closed = false;
+
+  worker.unref();
+  const settle = (id: number) => {
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+  };
+
+  worker.on("message", (message: Reply | { id?: undefined }) => {
+    if (message.id === undefined) return options.onMessage?.(message);
+    const waiting = pending.get(message.id);
+    if (!waiting) return;
+    settle(message.id);
+    if (message.ok) waiting.resolve(message.result);
+    else waiting.reject(Object.assign(new Error(message.error.message), message.error));
+  });
+  const failAll = (error: Error) => {
+    const first = failure === null;
+    failure ??= error;
+    for (const [id, waiting] of pending) {
+      settle(id);
+      waiting.reject(error);
+    }
+    if (first && !closed) options.onFailure?.(error);
+  };
+  worker.on("error", (error) => {
+    console.error(`${options.name} failed:`, error);
+    failAll(new Error(`${options.name} failed: ${error.message}`, { cause: error }));
+  });
+  worker.on("exit", (code) => {
+    if (!closed) console.error(`${options.name} exited (code ${code}).`);
+    failAll(new Error(`${options.name} exited (code ${code})`));
+  });
+
+  function call<T>(op: string, args?: Record<string, unknown>): Promise<T> {
+    if (failure) return Promise.reject(failure);
+    if (closed) return Promise.reject(new Error(`${options.name} is closed`));
+    const id = nextId++;
+    if (pending.size === 0) worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      try {
+        worker.postMessage({ id, op, args });
+      } catch (error) {
+        settle(id);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  }
+
+  return {
+    call,
+    async terminate() {
+      closed = true;
+      await worker.terminate();
+    },
+    async close() {
+      if (closed) return;
+      try {
+        if (!failure) await call("close");
+      } finally {
+        closed = true;
+        await worker.terminate();
+      }
+    },
+  };
+}
