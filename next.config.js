@@ -8,6 +8,7 @@ const nextConfig = {
     "ldapts",
     "@modelcontextprotocol/sdk",
     "@anthropic-ai/sdk",
+    "undici",
   ],
   poweredByHeader: false,
   // `npm run typecheck` checks the whole project; the build only compiles the console.

@@ -14,7 +14,7 @@ import type {
   AuthorizationDecision,
   Authorizer,
   Clock,
-  FetchLike,
+  HttpClient,
   FrameError,
   FrameStatus,
   McpClientFactory,
@@ -61,7 +61,7 @@ export interface StepDeps {
   catalog: LoopCatalog;
   model: ModelClient;
   mcp: McpClientFactory;
-  fetch: FetchLike;
+  http: HttpClient;
   clock: Clock;
   authorizer: Authorizer;
   secrets: SecretResolver;
@@ -361,7 +361,7 @@ function dispatchContext(deps: StepDeps, frame: FrameState, signal: AbortSignal,
     runId: frame.runId,
     signal,
     clock: deps.clock,
-    fetch: deps.fetch,
+    http: deps.http,
     secrets: deps.secrets,
     mcp: deps.mcp,
     recordAttempt: (attempt) => attempts.push(attempt),

@@ -9,7 +9,8 @@ import type { SucceededFrame } from "../runtime/executor";
 import { createSchemaValidator } from "../runtime/json-schema";
 import { DispatchError, frameTimeoutError } from "../runtime/retry";
 import type { RuntimeStore } from "../runtime/store";
-import type { Authorizer, Clock, FetchLike, McpClientFactory, ModelClient, SecretResolver } from "../runtime/types";
+import { defaultHttpClient } from "../runtime/http-client";
+import type { Authorizer, Clock, HttpClient, McpClientFactory, ModelClient, SecretResolver } from "../runtime/types";
 import { createLoopCatalog, withPromptStateReads, withRealmRoleReads } from "./catalog";
 import { asInfrastructure } from "./errors";
 import { derivedId } from "./ids";
@@ -27,7 +28,7 @@ export interface WorkerOptions {
   handle?: DatabaseHandle;
   model: ModelClient;
   mcp: McpClientFactory;
-  fetch?: FetchLike;
+  http?: HttpClient;
   clock?: Clock;
   secrets?: SecretResolver;
   /** Defaults to the realm mappings stored in the database, read for every frame. */
@@ -134,7 +135,7 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
     catalog: createLoopCatalog(store),
     model: options.model,
     mcp: options.mcp,
-    fetch: options.fetch ?? globalThis.fetch,
+    http: options.http ?? defaultHttpClient,
     clock,
     authorizer: options.authorizer ?? createRealmAuthorizer({ store, clock }),
     secrets: options.secrets ?? { resolve: () => undefined },

@@ -1,4 +1,4 @@
-import type { Attempt, Clock, FetchLike, McpClientFactory, SecretResolver } from "./types";
+import type { Attempt, Clock, HttpClient, McpClientFactory, SecretResolver } from "./types";
 
 /** What every dispatcher receives for one frame. */
 export interface DispatchContext {
@@ -7,7 +7,7 @@ export interface DispatchContext {
   /** Aborted on cancellation or when the frame's deadline passes (the reason says which). */
   signal: AbortSignal;
   clock: Clock;
-  fetch: FetchLike;
+  http: HttpClient;
   secrets: SecretResolver;
   mcp: McpClientFactory;
   recordAttempt(attempt: Attempt): void;

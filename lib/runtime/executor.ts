@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { AppError } from "../errors";
 import { isLoopRefTool, type LlmLoopDefinition } from "./definition";
 import type { DispatchContext } from "./dispatch";
@@ -15,7 +16,7 @@ import type {
   Attempt,
   Authorizer,
   Clock,
-  FetchLike,
+  HttpClient,
   FrameError,
   FrameStatus,
   Identity,
@@ -33,7 +34,7 @@ export interface ExecutorDeps {
   store: RuntimeStore;
   model: ModelClient;
   mcp: McpClientFactory;
-  fetch: FetchLike;
+  http: HttpClient;
   clock: Clock;
   authorizer: Authorizer;
   secrets: SecretResolver;
@@ -294,6 +295,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     await run.store.insertFrame({ ...frameBase, status: "running", startedAt });
 
     const controller = new AbortController();
+    // Every child frame and call in flight listens to it, and a turn may fan out to any number.
+    setMaxListeners(0, controller.signal);
     const onParentAbort = () => controller.abort(req.parentSignal.reason);
     req.parentSignal.addEventListener("abort", onParentAbort, { once: true });
     const timer = setTimeout(
@@ -308,7 +311,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       runId: run.id,
       signal: controller.signal,
       clock,
-      fetch: deps.fetch,
+      http: deps.http,
       secrets: deps.secrets,
       mcp: deps.mcp,
       recordAttempt: (attempt) => attempts.push(attempt),

@@ -11,13 +11,15 @@ import { createExecutor, type Executor } from "./executor";
 import { createSchemaValidator } from "./json-schema";
 import { createRegistry, type Registry } from "./registry";
 import type { RuntimeStore } from "./store";
-import type { Authorizer, Clock, FetchLike, McpClientFactory, ModelClient, SecretResolver } from "./types";
+import { defaultHttpClient } from "./http-client";
+import type { Authorizer, Clock, HttpClient, McpClientFactory, ModelClient, SecretResolver } from "./types";
 
 export interface RuntimeDeps {
   store: RuntimeStore;
   model: ModelClient;
   mcp: McpClientFactory;
-  fetch?: FetchLike;
+  /** How HTTP loops reach their endpoints; undici's request API on one pool per process by default. */
+  http?: HttpClient;
   clock?: Clock;
   /** Defaults to the realm mappings stored in the database. */
   authorizer?: Authorizer;
@@ -48,7 +50,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     store: deps.store,
     model: deps.model,
     mcp: deps.mcp,
-    fetch: deps.fetch ?? globalThis.fetch,
+    http: deps.http ?? defaultHttpClient,
     clock,
     authorizer,
     secrets: deps.secrets ?? noSecrets,

@@ -50,7 +50,29 @@ export interface SecretResolver {
   resolve(name: string): string | undefined;
 }
 
-export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+/** One HTTP request as an HTTP loop sends it: redirects are not followed, the body is read by the caller. */
+export interface HttpRequestInit {
+  method: string;
+  /** Lower-case names, validated. */
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** A response header by its lower-case name, several values joined with ", "; null when absent. */
+  header(name: string): string | null;
+  /** The body, chunk by chunk; a caller that stops early calls `discard()`. */
+  body: AsyncIterable<Uint8Array>;
+  /** Drops the rest of the body. */
+  discard(): Promise<void>;
+}
+
+/** How HTTP loops reach their endpoints (see `createHttpClient`). */
+export interface HttpClient {
+  request(url: string, init: HttpRequestInit): Promise<HttpResponse>;
+}
 
 /** A Messages API request, as sent to `POST /v1/messages`. */
 export interface ModelRequest {

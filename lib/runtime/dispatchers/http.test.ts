@@ -5,6 +5,7 @@ import { parseLoopDefinition, type HttpLoopDefinition, type LoopDefinitionInput 
 import type { DispatchContext } from "../dispatch";
 import { DispatchError } from "../retry";
 import type { Attempt } from "../types";
+import { defaultHttpClient } from "../http-client";
 import { dispatchHttp } from "./http";
 
 interface SeenRequest {
@@ -78,7 +79,7 @@ function context(options: { signal?: AbortSignal; secrets?: Record<string, strin
     runId: "run-3c4d",
     signal: options.signal ?? new AbortController().signal,
     clock: { now: () => new Date() },
-    fetch: globalThis.fetch,
+    http: defaultHttpClient,
     secrets: { resolve: (name) => secrets[name] },
     mcp: { callTool: unused, listTools: unused, close: unused },
     recordAttempt: (attempt) => attempts.push(attempt),

@@ -3,6 +3,7 @@ import type { DispatchContext, DispatchOutcome } from "../dispatch";
 import { cancellationError, DispatchError, isAbortError, isRetryableStatus, toDispatchError, withRetry } from "../retry";
 import { getPath, renderJson, renderString, renderUrl } from "../template";
 import { redactError, redactSecrets } from "../redact";
+import type { HttpResponse } from "../types";
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
@@ -38,7 +39,8 @@ interface PreparedRequest {
   /** Origin and path only: query strings may carry tokens, so they stay out of messages. */
   target: string;
   method: string;
-  headers: Headers;
+  /** Lower-case names. */
+  headers: Record<string, string>;
   body: string | undefined;
   /** Whether a header carries a resolved secret: then no redirect leaves the origin. */
   carriesSecret: boolean;
@@ -81,7 +83,7 @@ function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: Dis
   const url = renderUrl(http.url, input);
   const target = `${url.origin}${url.pathname}`;
 
-  const headers = new Headers();
+  const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(http.headers)) {
     let rendered: string;
     if (typeof value === "string") {
@@ -92,43 +94,52 @@ function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: Dis
       secretValues.push(secret);
       rendered = secret;
     }
-    try {
-      headers.set(name, rendered);
-    } catch {
-      throw new DispatchError("invalid_header", `Header ${name} has an invalid name or value`);
-    }
+    setHeader(headers, name, rendered);
   }
   // A retried call whose first response was lost must be recognisable to the server.
-  if (!headers.has("idempotency-key")) headers.set("idempotency-key", ctx.frameId);
+  headers["idempotency-key"] ??= ctx.frameId;
 
   let body: string | undefined;
   if (http.method !== "GET" && http.method !== "HEAD") {
     const payload = http.body === undefined ? input : renderJson(http.body, input);
     body = payload === undefined ? undefined : JSON.stringify(payload);
-    if (body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+    if (body !== undefined) headers["content-type"] ??= "application/json";
   }
 
   return { url, target, method: http.method, headers, body, carriesSecret: secretValues.length > 0 };
 }
 
+/** A header name is an HTTP token; a value loses its surrounding whitespace and may hold no line break or NUL. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const INVALID_HEADER_VALUE = /[\0\r\n]/;
+
+function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  const normalized = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  if (!HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(normalized)) {
+    throw new DispatchError("invalid_header", `Header ${name} has an invalid name or value`);
+  }
+  headers[name.toLowerCase()] = normalized;
+}
+
 /**
- * Sends the request and follows redirects itself. `fetch` would keep every custom header on a
- * redirect to another host, so a secret API key could be handed to whatever host a server
- * redirects to: a request that carries a secret follows redirects within its origin only.
+ * Sends the request and follows redirects itself. An HTTP client that followed them would keep
+ * every custom header on a redirect to another host, so a secret API key could be handed to
+ * whatever host a server redirects to: a request that carries a secret follows redirects within
+ * its origin only.
  * Elsewhere, credentials and cookies are dropped when a redirect leaves the origin, as browsers
  * do; a 303 (or a 301/302 answering a POST) continues as a GET without a body.
  */
-async function send(request: PreparedRequest, ctx: DispatchContext, signal: AbortSignal): Promise<Response> {
+async function send(request: PreparedRequest, ctx: DispatchContext, signal: AbortSignal): Promise<HttpResponse> {
   let url = request.url;
   let method = request.method;
   let body = request.body;
   // Copied only when a redirect changes them.
   let headers = request.headers;
   for (let redirects = 0; ; redirects++) {
-    const response = await ctx.fetch(url.href, { method, headers, ...(body !== undefined ? { body } : {}), signal, redirect: "manual" });
-    const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get("location") : null;
+    const response = await ctx.http.request(url.href, { method, headers, ...(body !== undefined ? { body } : {}), signal });
+    const location = REDIRECT_STATUSES.has(response.status) ? response.header("location") : null;
     if (location === null) return response;
-    await response.body?.cancel().catch(() => undefined);
+    await response.discard();
     if (redirects >= MAX_REDIRECTS) throw new DispatchError("http_redirect", `More than ${MAX_REDIRECTS} redirects from ${request.target}`);
     let next: URL;
     try {
@@ -139,7 +150,7 @@ async function send(request: PreparedRequest, ctx: DispatchContext, signal: Abor
     if (next.protocol !== "http:" && next.protocol !== "https:") {
       throw new DispatchError("http_redirect", `${request.target} redirected to a ${next.protocol} URL, which is not followed`);
     }
-    if (headers === request.headers) headers = new Headers(request.headers);
+    if (headers === request.headers) headers = { ...request.headers };
     if (next.origin !== url.origin) {
       if (request.carriesSecret) {
         throw new DispatchError(
@@ -147,12 +158,12 @@ async function send(request: PreparedRequest, ctx: DispatchContext, signal: Abor
           `${request.target} redirected to another origin (${next.origin}); the request carries a secret header, so the redirect is not followed`,
         );
       }
-      for (const name of ["authorization", "cookie", "proxy-authorization"]) headers.delete(name);
+      for (const name of ["authorization", "cookie", "proxy-authorization"]) delete headers[name];
     }
     if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
       if (method !== "HEAD") method = "GET";
       body = undefined;
-      headers.delete("content-type");
+      delete headers["content-type"];
     }
     url = next;
   }
@@ -173,7 +184,7 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
   try {
     const response = await send(request, ctx, controller.signal);
 
-    if (!response.ok) {
+    if (response.status < 200 || response.status > 299) {
       const { bytes } = await readBody(response, ERROR_BODY_BYTES);
       throw new DispatchError("http_status", `HTTP ${response.status} from ${request.target}`, {
         status: response.status,
@@ -182,9 +193,9 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
       });
     }
 
-    const declaredLength = Number(response.headers.get("content-length"));
+    const declaredLength = Number(response.header("content-length"));
     if (Number.isFinite(declaredLength) && declaredLength > maxResponseBytes) {
-      await response.body?.cancel().catch(() => undefined);
+      await response.discard();
       throw tooLarge(request, maxResponseBytes);
     }
     const { bytes, isComplete } = await readBody(response, maxResponseBytes);
@@ -217,22 +228,19 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
 }
 
 /** Reads at most `maxBytes`, then stops reading; `isComplete` says whether the whole body fit. */
-async function readBody(response: Response, maxBytes: number): Promise<{ bytes: Uint8Array; isComplete: boolean }> {
-  if (!response.body) return { bytes: new Uint8Array(), isComplete: true };
-  const reader = response.body.getReader();
+async function readBody(response: HttpResponse, maxBytes: number): Promise<{ bytes: Uint8Array; isComplete: boolean }> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return { bytes: concat(chunks, total), isComplete: true };
-    if (total + value.byteLength > maxBytes) {
-      chunks.push(value.subarray(0, maxBytes - total));
-      void reader.cancel().catch(() => undefined);
+  for await (const chunk of response.body) {
+    if (total + chunk.byteLength > maxBytes) {
+      chunks.push(chunk.subarray(0, maxBytes - total));
+      await response.discard();
       return { bytes: concat(chunks, maxBytes), isComplete: false };
     }
-    chunks.push(value);
-    total += value.byteLength;
+    chunks.push(chunk);
+    total += chunk.byteLength;
   }
+  return { bytes: concat(chunks, total), isComplete: true };
 }
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
@@ -245,8 +253,10 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
   return bytes;
 }
 
+const utf8 = new TextDecoder();
+
 function decode(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes);
+  return utf8.decode(bytes);
 }
 
 function parseJson(text: string, request: PreparedRequest): unknown {
@@ -265,13 +275,12 @@ function tooLarge(request: PreparedRequest, maxResponseBytes: number): DispatchE
 }
 
 function isConnectionError(error: unknown): boolean {
-  if (error instanceof TypeError) return true;
   const code = errorCode(error) ?? errorCode(error instanceof Error ? error.cause : undefined);
   if (code !== undefined && CONNECTION_ERROR_CODES.has(code)) return true;
   return error instanceof Error && /socket hang up/i.test(error.message);
 }
 
-/** fetch reports every network failure as "fetch failed"; the cause says what happened. */
+/** A wrapped network failure ("fetch failed", say) is described by its cause. */
 function describeConnectionError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause;

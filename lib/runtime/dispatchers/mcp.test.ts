@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { everythingStdioServer, startEverythingHttpServer, type EverythingHttpServer } from "../../../test/mcp-servers";
+import { defaultHttpClient } from "../http-client";
 import { parseLoopDefinition, type McpLoopDefinition, type McpServerConfig } from "../definition";
 import type { DispatchContext } from "../dispatch";
 import { createMcpClientFactory, type PooledMcpClientFactory } from "../mcp/client-factory";
@@ -41,7 +42,7 @@ function context(secrets: Record<string, string> = {}, signal = new AbortControl
     runId: "run-1",
     signal,
     clock: { now: () => new Date() },
-    fetch: globalThis.fetch,
+    http: defaultHttpClient,
     secrets: { resolve: (name) => secrets[name] },
     mcp: factory,
     recordAttempt: (attempt) => attempts.push(attempt),
