@@ -9,6 +9,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import { startPgliteThread, type PgliteClient } from "./pglite-thread";
 import * as schema from "./schema";
+import { attachChangeFeed, CHANGES_CHANNEL, detachChangeFeed } from "./change-feed";
 import { attachTraceThread, detachTraceThread } from "./trace-thread";
 
 export type Schema = typeof schema;
@@ -73,6 +74,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const db = drizzlePglite(client as never, { schema }) as unknown as Db;
   // Trace batches are built and written on the database's own thread.
   attachTraceThread(db, { write: (batch) => client.writeTraceBatch(batch) });
+  // This process is the database's only one: what it keeps in memory is dropped on each change.
+  await attachChangeFeed(db, (onPayload) => client.listen(CHANGES_CHANNEL, onPayload)).catch((error: unknown) => {
+    console.error("Listening for changes failed; every read goes to the database:", error);
+  });
   return {
     db,
     kind: "pglite",
@@ -81,6 +86,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     migrate: () => migratePglite(db as never, { migrationsFolder }),
     async close() {
       detachTraceThread(db);
+      detachChangeFeed(db);
       try {
         await client.close();
       } finally {

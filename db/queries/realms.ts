@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Role } from "../../lib/runtime/types";
 import type { Db } from "../client";
+import { changeFeedOf } from "../change-feed";
 import { realmMappings, realms } from "../schema";
 import { batchPerTick } from "./batch";
 
@@ -85,8 +86,11 @@ export async function getRealmRolesIn(db: Db, realmIds: readonly string[], group
 /**
  * `getRealmRoles` for the runtime, which asks before every frame: the reads that arrive in the
  * same turn of the event loop (the child frames of one model turn, dispatched together) become
- * one query per set of groups. Nothing is cached: every read is answered by a query sent after
- * it was asked, so a removed mapping still takes effect for the very next frame.
+ * one query per set of groups, sent after they were asked, so a removed mapping takes effect for
+ * the very next frame. On a database with a change feed (embedded PGlite, see `ChangeFeed`), the
+ * answers are also kept until the mappings change: this process hears of every change before
+ * whoever made it is told it is done, so the very next frame is still decided on the mappings as
+ * they stand, without waiting behind the database's other work.
  */
 export function createRealmRolesReader(
   db: Db,
@@ -105,8 +109,30 @@ export function createRealmRolesReader(
     const rows = new Map(await Promise.all([...sets].map(async ([key, set]) => [key, await read(db, [...set.realmIds], set.groupDns)] as const)));
     return requests.map(({ realmId }, i) => rows.get(keys[i]!)!.filter((r) => r.realmId === realmId).map(({ groupDn, role }) => ({ groupDn, role })));
   });
-  return (realmId, groupDns) => (groupDns.length === 0 ? Promise.resolve([]) : batched({ realmId, groupDns }));
+  const fromDatabase = (realmId: string, groupDns: readonly string[]) => (groupDns.length === 0 ? Promise.resolve([]) : batched({ realmId, groupDns }));
+  const feed = changeFeedOf(db);
+  if (!feed) return fromDatabase;
+
+  const kept = new Map<string, Promise<{ groupDn: string; role: Role }[]>>();
+  // A read in flight when the mappings change answers those who asked before; later askers read again.
+  feed.subscribe("realm_mappings", () => kept.clear());
+  return (realmId, groupDns) => {
+    const key = JSON.stringify([realmId, groupDns]);
+    let answer = kept.get(key);
+    if (!answer) {
+      if (kept.size >= MAX_KEPT_ROLE_ANSWERS) kept.clear();
+      answer = fromDatabase(realmId, groupDns);
+      kept.set(key, answer);
+      answer.catch(() => {
+        if (kept.get(key) === answer) kept.delete(key);
+      });
+    }
+    return answer;
+  };
 }
+
+/** Distinct (realm, groups) answers kept at most; past that, they are all read again. */
+const MAX_KEPT_ROLE_ANSWERS = 10_000;
 
 /** Every (realm, role) a set of groups holds; used to compute a caller's realm scope. */
 export async function getRolesForGroups(db: Db, groupDns: readonly string[]): Promise<{ realmId: string; groupDn: string; role: Role }[]> {

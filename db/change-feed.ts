@@ -1,0 +1,40 @@
+import type { Db } from "./client";
+
+/** The channel migration 0006 announces changes on, with the changed table's name as the payload. */
+export const CHANGES_CHANNEL = "loopstacks_changes";
+
+/**
+ * Changes to tables whose rows a process may keep in memory, as the database announces them.
+ * Only a database that tells this process of every change before the change's own writer hears
+ * that it is done has one: embedded PGlite, where this process is the only one and the
+ * database's thread posts each notification ahead of the reply to the statement that caused it.
+ * So a reader that drops what it keeps on each announcement never answers from before a change
+ * that anyone in this process has seen made.
+ */
+export interface ChangeFeed {
+  /** Calls `onChange` each time `table` changes. */
+  subscribe(table: string, onChange: () => void): void;
+}
+
+const feeds = new WeakMap<Db, ChangeFeed>();
+
+export function changeFeedOf(db: Db): ChangeFeed | undefined {
+  return feeds.get(db);
+}
+
+/** Listens with `listen` and attaches the feed to `db`; without a working listener, `db` has none. */
+export async function attachChangeFeed(db: Db, listen: (onPayload: (table: string) => void) => Promise<unknown>): Promise<void> {
+  const subscribers = new Map<string, (() => void)[]>();
+  await listen((table) => {
+    for (const onChange of subscribers.get(table) ?? []) onChange();
+  });
+  feeds.set(db, {
+    subscribe(table, onChange) {
+      subscribers.set(table, [...(subscribers.get(table) ?? []), onChange]);
+    },
+  });
+}
+
+export function detachChangeFeed(db: Db): void {
+  feeds.delete(db);
+}
