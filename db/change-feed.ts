@@ -38,3 +38,31 @@ export async function attachChangeFeed(db: Db, listen: (onPayload: (table: strin
 export function detachChangeFeed(db: Db): void {
   feeds.delete(db);
 }
+
+/** Distinct keys kept at most by one `keepUntilChanged`; past that, everything is read again. */
+const MAX_KEPT = 10_000;
+
+/**
+ * `read`, with each key's answer kept until one of `tables` changes, on a database with a change
+ * feed; elsewhere, `read` itself. A read in flight when a change is announced answers those who
+ * asked before it; whoever asks after it reads again. A failed read is not kept.
+ */
+export function keepUntilChanged<T>(db: Db, tables: readonly string[], read: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const feed = changeFeedOf(db);
+  if (!feed) return read;
+  const kept = new Map<string, Promise<T>>();
+  for (const table of tables) feed.subscribe(table, () => kept.clear());
+  return (key) => {
+    let answer = kept.get(key);
+    if (!answer) {
+      if (kept.size >= MAX_KEPT) kept.clear();
+      const reading = read(key);
+      kept.set(key, reading);
+      reading.catch(() => {
+        if (kept.get(key) === reading) kept.delete(key);
+      });
+      answer = reading;
+    }
+    return answer;
+  };
+}

@@ -1,4 +1,5 @@
 import type { RuntimeStore } from "../lib/runtime/store";
+import { keepUntilChanged } from "./change-feed";
 import type { Db } from "./client";
 import { appendAuditEvent, auditActorOf } from "./queries/audit";
 import {
@@ -28,8 +29,10 @@ import {
 /** The runtime's store on PostgreSQL or PGlite. The runtime authorizes; its reads are unscoped. */
 export function createDbStore(db: Db): RuntimeStore {
   const getRealmRoles = createRealmRolesReader(db);
+  // On embedded PGlite, a loop's current revision is kept until the loop tables change (see ChangeFeed).
+  const readLoop = keepUntilChanged(db, ["loops", "loop_revisions"], (id) => getLoop(db, { loopId: id, scope: "all" }));
   return {
-    getLoop: (id) => getLoop(db, { loopId: id, scope: "all" }),
+    getLoop: readLoop,
     getRevision: (loopId, revision) => getLoopRevision(db, loopId, revision),
     existingLoopIds: (ids) => existingLoopIds(db, ids),
     listLoops: (filter) => listLoops(db, { scope: filter.realms ?? "all", ...(filter.type ? { type: filter.type } : {}) }),

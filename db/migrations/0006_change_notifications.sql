@@ -10,3 +10,12 @@ END
 $$;--> statement-breakpoint
 CREATE TRIGGER realm_mappings_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON realm_mappings
   FOR EACH STATEMENT EXECUTE FUNCTION loopstacks_notify_change();
+--> statement-breakpoint
+CREATE TRIGGER loops_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON loops
+  FOR EACH STATEMENT EXECUTE FUNCTION loopstacks_notify_change();--> statement-breakpoint
+CREATE TRIGGER loop_revisions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON loop_revisions
+  FOR EACH STATEMENT EXECUTE FUNCTION loopstacks_notify_change();--> statement-breakpoint
+CREATE TRIGGER prompt_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON prompt_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION loopstacks_notify_change();--> statement-breakpoint
+CREATE TRIGGER prompt_rollouts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON prompt_rollouts
+  FOR EACH STATEMENT EXECUTE FUNCTION loopstacks_notify_change();

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../../test/database";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
@@ -49,6 +50,17 @@ describe.each(DATABASE_KINDS)("createPromptResolver on %s", (kind) => {
     });
     expect(await resolve("triage", { subject: "alice", input: {} })).toMatchObject({ prompt: { version: 2, systemPrompt: "Triage, briefly." } });
     expect(queries).toHaveLength(2);
+  });
+
+  it(kind === "pglite" ? "keeps a loop's prompt state between frames until its tables change" : "reads again for every frame", async () => {
+    const { resolve, queries } = counted();
+    await resolve("summary", { subject: "alice", input: {} });
+    await resolve("summary", { subject: "bob", input: {} });
+    expect(queries).toHaveLength(kind === "pglite" ? 1 : 2);
+    // Changed in plain SQL, as no part of the application would: the next frame sees it all the same.
+    await rt.database.db.execute(sql`update prompt_versions set system_prompt = 'Summarise, in French.' where loop_id = 'summary' and version = 1`);
+    expect(await resolve("summary", { subject: "carol", input: {} })).toMatchObject({ prompt: { version: 1, systemPrompt: "Summarise, in French." } });
+    expect(queries).toHaveLength(kind === "pglite" ? 2 : 3);
   });
 
   it("reads a replayed version on its own, and rejects one that does not exist", async () => {

@@ -3,6 +3,7 @@ import { alias } from "drizzle-orm/pg-core";
 import { AppError } from "../../lib/errors";
 import { selectPrompt, type PromptSelectionContext, type ResolvedPrompt } from "../../lib/runtime/prompt-selection";
 import type { PromptVersion } from "../../lib/runtime/types";
+import { keepUntilChanged } from "../change-feed";
 import type { Db } from "../client";
 import { frames, loopEvaluators, loops, promptPromotions, promptRollouts, promptVersions, runs, scores } from "../schema";
 import { batchPerTick } from "./batch";
@@ -31,16 +32,22 @@ export async function resolvePromptForFrame(
 /**
  * `resolvePromptForFrame` for the runtime, which asks when every LLM frame starts: the reads
  * that arrive in the same turn of the event loop (the child frames of one model turn) share one
- * query. Nothing is cached, so a promotion is still used by the very next frame.
+ * query, so a promotion is used by the very next frame. On a database with a change feed
+ * (embedded PGlite, see `ChangeFeed`), each loop's prompt state is also kept until its tables
+ * change, which this process hears of before the promotion's writer is told it is done.
  */
 export function createPromptResolver(
   db: Db,
   readStates: typeof readPromptStates = readPromptStates,
 ): (loopId: string, context: PromptSelectionContext & { version?: number }) => Promise<ResolvedPrompt | null> {
-  const read = batchPerTick(async (loopIds: string[]) => {
-    const states = await readStates(db, [...new Set(loopIds)]);
-    return loopIds.map((id) => states.get(id) ?? null);
-  });
+  const read = keepUntilChanged(
+    db,
+    PROMPT_STATE_TABLES,
+    batchPerTick(async (loopIds: string[]) => {
+      const states = await readStates(db, [...new Set(loopIds)]);
+      return loopIds.map((id) => states.get(id) ?? null);
+    }),
+  );
   return async (loopId, context) => {
     if (context.version !== undefined) return resolvePromptForFrame(db, loopId, context);
     const state = await read(loopId);
@@ -49,6 +56,9 @@ export function createPromptResolver(
 }
 
 export type PromptState = Parameters<typeof selectPrompt>[0];
+
+/** The tables a loop's prompt state is read from. */
+const PROMPT_STATE_TABLES = ["loops", "prompt_versions", "prompt_rollouts"];
 
 /** Each loop's active prompt version and, when a rollout is running, its candidate. */
 export async function readPromptStates(db: Db, loopIds: string[]): Promise<Map<string, PromptState>> {

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Role } from "../../lib/runtime/types";
 import type { Db } from "../client";
-import { changeFeedOf } from "../change-feed";
+import { keepUntilChanged } from "../change-feed";
 import { realmMappings, realms } from "../schema";
 import { batchPerTick } from "./batch";
 
@@ -109,30 +109,13 @@ export function createRealmRolesReader(
     const rows = new Map(await Promise.all([...sets].map(async ([key, set]) => [key, await read(db, [...set.realmIds], set.groupDns)] as const)));
     return requests.map(({ realmId }, i) => rows.get(keys[i]!)!.filter((r) => r.realmId === realmId).map(({ groupDn, role }) => ({ groupDn, role })));
   });
-  const fromDatabase = (realmId: string, groupDns: readonly string[]) => (groupDns.length === 0 ? Promise.resolve([]) : batched({ realmId, groupDns }));
-  const feed = changeFeedOf(db);
-  if (!feed) return fromDatabase;
-
-  const kept = new Map<string, Promise<{ groupDn: string; role: Role }[]>>();
-  // A read in flight when the mappings change answers those who asked before; later askers read again.
-  feed.subscribe("realm_mappings", () => kept.clear());
-  return (realmId, groupDns) => {
-    const key = JSON.stringify([realmId, groupDns]);
-    let answer = kept.get(key);
-    if (!answer) {
-      if (kept.size >= MAX_KEPT_ROLE_ANSWERS) kept.clear();
-      answer = fromDatabase(realmId, groupDns);
-      kept.set(key, answer);
-      answer.catch(() => {
-        if (kept.get(key) === answer) kept.delete(key);
-      });
-    }
-    return answer;
-  };
+  // The key keeps the realm and each group apart, whatever characters their names hold.
+  const kept = keepUntilChanged(db, ["realm_mappings"], (key) => {
+    const [realmId, groupDns] = JSON.parse(key) as [string, string[]];
+    return batched({ realmId, groupDns });
+  });
+  return (realmId, groupDns) => (groupDns.length === 0 ? Promise.resolve([]) : kept(JSON.stringify([realmId, groupDns])));
 }
-
-/** Distinct (realm, groups) answers kept at most; past that, they are all read again. */
-const MAX_KEPT_ROLE_ANSWERS = 10_000;
 
 /** Every (realm, role) a set of groups holds; used to compute a caller's realm scope. */
 export async function getRolesForGroups(db: Db, groupDns: readonly string[]): Promise<{ realmId: string; groupDn: string; role: Role }[]> {
