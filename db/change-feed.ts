@@ -22,10 +22,25 @@ export function changeFeedOf(db: Db): ChangeFeed | undefined {
   return feeds.get(db);
 }
 
-/** Listens with `listen` and attaches the feed to `db`; without a working listener, `db` has none. */
-export async function attachChangeFeed(db: Db, listen: (onPayload: (table: string) => void) => Promise<unknown>): Promise<void> {
+/** The tables migration 0006 announces changes to, each by a trigger named `<table>_changed`. */
+export const ANNOUNCED_TABLES = ["realm_mappings", "loops", "loop_revisions", "prompt_versions", "prompt_rollouts"] as const;
+
+/** The statement that says whether every announcing trigger is in place (the database is migrated). */
+export const ANNOUNCING_TRIGGERS_SQL = `select count(*)::int as n from pg_trigger where not tgisinternal and tgname = any($1::text[])`;
+export const ANNOUNCING_TRIGGERS = ANNOUNCED_TABLES.map((table) => `${table}_changed`);
+
+/**
+ * Listens with `listen` and attaches the feed to `db`, once the database announces changes to
+ * every table in `ANNOUNCED_TABLES` (`isAnnouncing`); a database not yet migrated has no feed, and
+ * a reader made before it has one keeps nothing.
+ */
+export async function attachChangeFeed(
+  db: Db,
+  options: { isAnnouncing(): Promise<boolean>; listen(onPayload: (table: string) => void): Promise<unknown> },
+): Promise<void> {
+  if (feeds.has(db) || !(await options.isAnnouncing())) return;
   const subscribers = new Map<string, (() => void)[]>();
-  await listen((table) => {
+  await options.listen((table) => {
     for (const onChange of subscribers.get(table) ?? []) onChange();
   });
   feeds.set(db, {
@@ -47,7 +62,7 @@ const MAX_KEPT = 10_000;
  * feed; elsewhere, `read` itself. A read in flight when a change is announced answers those who
  * asked before it; whoever asks after it reads again. A failed read is not kept.
  */
-export function keepUntilChanged<T>(db: Db, tables: readonly string[], read: (key: string) => Promise<T>): (key: string) => Promise<T> {
+export function keepUntilChanged<T>(db: Db, tables: readonly (typeof ANNOUNCED_TABLES)[number][], read: (key: string) => Promise<T>): (key: string) => Promise<T> {
   const feed = changeFeedOf(db);
   if (!feed) return read;
   const kept = new Map<string, Promise<T>>();

@@ -9,7 +9,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import { startPgliteThread, type PgliteClient } from "./pglite-thread";
 import * as schema from "./schema";
-import { attachChangeFeed, CHANGES_CHANNEL, detachChangeFeed } from "./change-feed";
+import { ANNOUNCING_TRIGGERS, ANNOUNCING_TRIGGERS_SQL, attachChangeFeed, CHANGES_CHANNEL, detachChangeFeed } from "./change-feed";
 import { attachTraceThread, detachTraceThread } from "./trace-thread";
 
 export type Schema = typeof schema;
@@ -74,16 +74,25 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const db = drizzlePglite(client as never, { schema }) as unknown as Db;
   // Trace batches are built and written on the database's own thread.
   attachTraceThread(db, { write: (batch) => client.writeTraceBatch(batch) });
-  // This process is the database's only one: what it keeps in memory is dropped on each change.
-  await attachChangeFeed(db, (onPayload) => client.listen(CHANGES_CHANNEL, onPayload)).catch((error: unknown) => {
-    console.error("Listening for changes failed; every read goes to the database:", error);
-  });
+  // This process is the database's only one: what it keeps in memory is dropped on each change
+  // the database announces, once it is migrated to announce them.
+  const attachFeed = () =>
+    attachChangeFeed(db, {
+      isAnnouncing: async () => (await client.query<{ n: number }>(ANNOUNCING_TRIGGERS_SQL, [ANNOUNCING_TRIGGERS])).rows[0]?.n === ANNOUNCING_TRIGGERS.length,
+      listen: (onPayload) => client.listen(CHANGES_CHANNEL, onPayload),
+    }).catch((error: unknown) => {
+      console.error("Listening for changes failed; every read goes to the database:", error);
+    });
+  await attachFeed();
   return {
     db,
     kind: "pglite",
     location: dataDir ?? "memory://",
     pglite: client,
-    migrate: () => migratePglite(db as never, { migrationsFolder }),
+    async migrate() {
+      await migratePglite(db as never, { migrationsFolder });
+      await attachFeed();
+    },
     async close() {
       detachTraceThread(db);
       detachChangeFeed(db);

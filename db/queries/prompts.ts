@@ -58,7 +58,7 @@ export function createPromptResolver(
 export type PromptState = Parameters<typeof selectPrompt>[0];
 
 /** The tables a loop's prompt state is read from. */
-const PROMPT_STATE_TABLES = ["loops", "prompt_versions", "prompt_rollouts"];
+const PROMPT_STATE_TABLES = ["loops", "prompt_versions", "prompt_rollouts"] as const;
 
 /** Each loop's active prompt version and, when a rollout is running, its candidate. */
 export async function readPromptStates(db: Db, loopIds: string[]): Promise<Map<string, PromptState>> {
