@@ -1,5 +1,5 @@
-// Shared by the database threads (db/pglite-worker.mjs, db/trace-worker.mjs). Plain JavaScript,
-// so that they run it as it is.
+// The thread side of db/worker-calls.ts, for db/pglite-worker.mjs. Plain JavaScript, so that the
+// thread runs it as it is.
 
 /** An error as plain data for a reply: its message and its own fields (a database error's code, detail, …). */
 export function serializeError(error) {

@@ -1,6 +1,6 @@
 // The statement that writes a batch of trace rows, built the same way on the application's
-// thread and on the database threads (db/trace-worker.mjs, db/pglite-worker.mjs). Plain
-// JavaScript, so that those threads run it as it is; its types are in trace-batch.d.mts.
+// thread (PostgreSQL) and on PGlite's thread (db/pglite-worker.mjs). Plain JavaScript, so that
+// the thread runs it as it is; its types are in trace-batch.d.mts.
 import { toStorableJson } from "../lib/runtime/storable.mjs";
 
 /** A row's present columns: a missing key reads as SQL NULL in `jsonb_to_recordset`. */

@@ -22,7 +22,7 @@ export interface WorkerCallsOptions {
 
 /**
  * Calls to a worker thread as promises: each call is a message `{ id, op, args }`, answered by
- * `{ id, ok, result | error }` (see `serializeError` in d./thread-calls.mjs). The thread keeps
+ * `{ id, ok, result | error }` (see `answerCalls` in db/thread-calls.mjs). The thread keeps
  * the process alive only while a call waits for it. A value that cannot be copied to the thread
  * fails its own call alone; a thread that dies fails every call, then and later.
  */

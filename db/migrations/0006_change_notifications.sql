@@ -1,6 +1,8 @@
 -- Tells listeners that a table whose rows a process may keep in memory has changed: once per
 -- statement, on channel loopstacks_changes, with the table's name as the payload. Delivered at
--- commit, so a listener never drops what it keeps before the change is visible.
+-- commit, so a listener never drops what it keeps before the change is visible. Only embedded
+-- PGlite listens (db/change-feed.ts); on PostgreSQL the notifications go unheard, and these tables
+-- change rarely (registrations, promotions, realm mappings).
 CREATE FUNCTION loopstacks_notify_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -413,10 +413,10 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     }
   }
 
-  async function begin(loopId: string, input: unknown, options: RunOptions): Promise<StartedRun> {
+  async function begin(loopId: string, given: unknown, options: RunOptions): Promise<StartedRun> {
     const loop = await store.getLoop(loopId);
     if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
-    checkInput(loop, input);
+    const input = checkInput(loop, given);
     const runId = newId();
     const controller = new AbortController();
     const rows: RunRows = { frames: [], calls: [] };
@@ -497,22 +497,26 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     return { runId, done: tracked };
   }
 
-  function checkInput(loop: RegisteredLoop, input: unknown): void {
-    let size: number;
+  /** The run's input as JSON holds it (what every frame and the trace see, whichever database stores it), once checked. */
+  function checkInput(loop: RegisteredLoop, given: unknown): unknown {
+    let json: string;
     try {
-      size = Buffer.byteLength(JSON.stringify(input ?? null));
+      json = JSON.stringify(given ?? null);
     } catch {
       throw new AppError("invalid_input", "Run input must be JSON-serialisable");
     }
+    const size = Buffer.byteLength(json);
     if (size > maxInputBytes) {
       throw new AppError("payload_too_large", `Run input is ${size} bytes; the limit is ${maxInputBytes} bytes`);
     }
+    const input: unknown = JSON.parse(json);
     if (loop.definition.inputSchema) {
       const issues = validator.validate(loop.definition.inputSchema, input);
       if (issues.length > 0) {
         throw new AppError("invalid_input", `Input does not match ${loop.id}'s input schema:\n${issues.map((i) => `  ${i.path || "(root)"}: ${i.message}`).join("\n")}`, { issues });
       }
     }
+    return input;
   }
 
   return {

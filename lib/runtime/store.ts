@@ -176,7 +176,7 @@ export interface RuntimeStore {
   saveRevision(params: SaveRevisionParams): Promise<SaveRevisionResult>;
   getActivePrompt(loopId: string): Promise<PromptVersion | null>;
   /**
-   * The prompt version one frame runs, read when the frame starts and never cached: the active
+   * The prompt version one frame runs, as the database holds it when the frame starts: the active
    * version, or a running rollout's pick for this caller or input; `version` forces one (replay).
    */
   resolvePrompt(loopId: string, context: PromptSelectionContext & { version?: number }): Promise<ResolvedPrompt | null>;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseLoopDefinition, type HttpLoopDefinition, type LoopDefinitionInput } from "../definition";
 import type { DispatchContext } from "../dispatch";
@@ -134,6 +135,31 @@ describe("dispatchHttp: the request", () => {
 
     expect(seen[0]?.headers["x-tenant"]).toBe("t-9");
     expect(seen[0]?.headers["content-type"]).toBe("application/merge-patch+json");
+  });
+
+  it("sends a User-Agent, Accept and Accept-Encoding unless the definition sets its own, and decompresses the response", async () => {
+    handler = (_request, response) => {
+      response.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+      response.end(gzipSync(JSON.stringify({ compressed: true })));
+    };
+    const { ctx } = context();
+    expect(await dispatchHttp(httpLoop({}), {}, ctx)).toEqual({ output: { compressed: true } });
+    expect(seen[0]?.headers).toMatchObject({ "user-agent": "loopstacks", accept: "*/*", "accept-encoding": expect.stringContaining("gzip") });
+
+    handler = (_request, response) => json(response, 200, {});
+    await dispatchHttp(httpLoop({ headers: { "User-Agent": "crm-sync/2", Accept: "application/json" } }), {}, ctx);
+    expect(seen[1]?.headers).toMatchObject({ "user-agent": "crm-sync/2", accept: "application/json" });
+  });
+
+  it("refuses, before sending, a header value beyond Latin-1 or with a control character, and a header the client sets", async () => {
+    const { ctx, attempts } = context();
+    const refused: Record<string, string>[] = [{ "X-Name": "{{input.name}}" }, { "X-Note": "a\u0001b" }, { Connection: "close" }, { "Transfer-Encoding": "chunked" }];
+    for (const headers of refused) {
+      const error = await failure(dispatchHttp(httpLoop({ headers }), { name: "Zoë €" }, ctx));
+      expect(error).toMatchObject({ code: "invalid_header", retryable: false });
+    }
+    expect(seen).toHaveLength(0);
+    expect(attempts).toHaveLength(0);
   });
 
   it("fails before sending when a template value is missing", async () => {
@@ -382,6 +408,27 @@ describe("dispatchHttp: retries and idempotency", () => {
     expect(error.message).toContain(`http://127.0.0.1:${port}/x`);
     expect(error.message).not.toContain("key=abc");
     expect(attempts).toHaveLength(2);
+  });
+});
+
+describe("dispatchHttp: a server that does not speak HTTP", () => {
+  it("is a connection error, retried", async () => {
+    const sockets = new Set<Socket>();
+    const garbage = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.once("data", () => socket.end("HELLO THERE\r\n\r\n"));
+    });
+    await new Promise<void>((resolve) => garbage.listen(0, "127.0.0.1", resolve));
+    try {
+      const { ctx, attempts } = context();
+      const error = await failure(dispatchHttp(httpLoop({ url: `http://127.0.0.1:${(garbage.address() as AddressInfo).port}/` }, { maxAttempts: 2 }), {}, ctx));
+      expect(error).toMatchObject({ code: "http_connection_error", retryable: true });
+      expect(error.message).toMatch(/^Could not reach http:\/\/127\.0\.0\.1:\d+\//);
+      expect(attempts).toHaveLength(2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => garbage.close(resolve));
+    }
   });
 });
 

@@ -83,7 +83,7 @@ function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: Dis
   const url = renderUrl(http.url, input);
   const target = `${url.origin}${url.pathname}`;
 
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(http.headers)) {
     let rendered: string;
     if (typeof value === "string") {
@@ -98,6 +98,10 @@ function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: Dis
   }
   // A retried call whose first response was lost must be recognisable to the server.
   headers["idempotency-key"] ??= ctx.frameId;
+  // What `fetch` would send: servers that refuse a request without a User-Agent exist.
+  headers["user-agent"] ??= USER_AGENT;
+  headers["accept"] ??= "*/*";
+  headers["accept-encoding"] ??= "gzip, deflate, br";
 
   let body: string | undefined;
   if (http.method !== "GET" && http.method !== "HEAD") {
@@ -109,16 +113,27 @@ function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: Dis
   return { url, target, method: http.method, headers, body, carriesSecret: secretValues.length > 0 };
 }
 
-/** A header name is an HTTP token; a value loses its surrounding whitespace and may hold no line break or NUL. */
+const USER_AGENT = "loopstacks";
+
+/**
+ * A header name is an HTTP token; a value loses its surrounding whitespace and holds only
+ * visible Latin-1 characters, spaces and tabs. Headers the HTTP client manages itself are not
+ * set by a loop.
+ */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const INVALID_HEADER_VALUE = /[\0\r\n]/;
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const CLIENT_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "expect", "content-length"]);
 
 function setHeader(headers: Record<string, string>, name: string, value: string): void {
   const normalized = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  const key = name.toLowerCase();
   if (!HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(normalized)) {
     throw new DispatchError("invalid_header", `Header ${name} has an invalid name or value`);
   }
-  headers[name.toLowerCase()] = normalized;
+  if (CLIENT_HEADERS.has(key)) {
+    throw new DispatchError("invalid_header", `Header ${name} is set by the HTTP client, not by a loop`);
+  }
+  headers[key] = normalized;
 }
 
 /**
@@ -150,7 +165,7 @@ async function send(request: PreparedRequest, ctx: DispatchContext, signal: Abor
     if (next.protocol !== "http:" && next.protocol !== "https:") {
       throw new DispatchError("http_redirect", `${request.target} redirected to a ${next.protocol} URL, which is not followed`);
     }
-    if (headers === request.headers) headers = { ...request.headers };
+    if (headers === request.headers) headers = Object.assign(Object.create(null) as Record<string, string>, request.headers);
     if (next.origin !== url.origin) {
       if (request.carriesSecret) {
         throw new DispatchError(
@@ -214,6 +229,13 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
     if (isTimedOut || isAbortError(error)) {
       throw new DispatchError("http_timeout", `No response from ${request.target} within ${timeoutMs} ms`, { retryable: true, cause: error });
     }
+    const code = errorCode(error);
+    if (code?.startsWith("Z_")) {
+      throw new DispatchError("invalid_response", `The response from ${request.target} could not be decompressed`);
+    }
+    if (code !== undefined && REFUSED_REQUEST_CODES.has(code)) {
+      throw new DispatchError("invalid_request", `The request to ${request.target} could not be sent: ${error instanceof Error ? error.message : String(error)}`);
+    }
     if (isConnectionError(error)) {
       throw new DispatchError("http_connection_error", `Could not reach ${request.target}: ${describeConnectionError(error)}`, {
         retryable: true,
@@ -274,9 +296,19 @@ function tooLarge(request: PreparedRequest, maxResponseBytes: number): DispatchE
   return new DispatchError("response_too_large", `The response from ${request.target} exceeds ${maxResponseBytes} bytes`);
 }
 
+/** Error codes of a request the HTTP client refused to send as it was built. */
+const REFUSED_REQUEST_CODES = new Set(["UND_ERR_INVALID_ARG", "UND_ERR_NOT_SUPPORTED", "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH"]);
+
+/** Families of codes for what went wrong between here and the server: TLS, the HTTP parser, the socket. */
+const CONNECTION_ERROR_FAMILY = /^(UND_ERR_|HPE_|ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$)/;
+
 function isConnectionError(error: unknown): boolean {
   const code = errorCode(error) ?? errorCode(error instanceof Error ? error.cause : undefined);
-  if (code !== undefined && CONNECTION_ERROR_CODES.has(code)) return true;
+  if (code !== undefined && (CONNECTION_ERROR_CODES.has(code) || CONNECTION_ERROR_FAMILY.test(code))) return true;
+  // A system call that failed (connect, write, read) is the network's failure, whatever its code.
+  if (error !== null && typeof error === "object" && "syscall" in error && typeof error.syscall === "string") return true;
+  // A response that is not HTTP at all.
+  if (error instanceof Error && error.name === "HTTPParserError") return true;
   return error instanceof Error && /socket hang up/i.test(error.message);
 }
 
