@@ -2,6 +2,12 @@ import type { FramePatch, FrameRow, NewFrame, NewToolCall, RuntimeStore, SavedTu
 
 const FINAL_STATUSES = new Set(["succeeded", "failed", "denied", "cancelled"]);
 const RETRY_DELAY_MS = 100;
+/**
+ * How long a change waits for others before its batch is written. A leaf frame that ends within
+ * it is written once, finished, instead of twice; a frame that runs longer is visible while it
+ * runs all the same. Anyone waiting for a write (`flush`, a turn being saved) cuts the wait short.
+ */
+export const DEFAULT_LINGER_MS = 5;
 const MAX_CONSECUTIVE_FAILURES = 5;
 /** After this many failed attempts, a batch is written row by row to find a row that cannot be stored. */
 const ISOLATE_AFTER_FAILURES = 2;
@@ -46,8 +52,9 @@ function singleRows(batch: TraceBatch): { row: TraceBatch; withoutPayload(error:
 
 /**
  * Persists the trace as it happens without a round trip per change: frame and tool-call
- * writes are merged per row and written in batches, one batch right after another, so a
- * change is in the database a few milliseconds after it happens. `flush()` waits until
+ * writes are merged per row and written in batches, each gathering what changed in a few
+ * milliseconds (`DEFAULT_LINGER_MS`), so a change is in the database a few milliseconds after
+ * it happens, and a frame that ends that soon is written once. `flush()` waits until
  * everything recorded so far is written — callers use it before anything that must follow
  * the frame rows (the end of a run, a read of the trace). A conversation turn travels in the
  * same batch as the frame rows it follows, and `saveTurn` resolves once that batch is written.
@@ -62,8 +69,9 @@ export interface TraceWriter {
   /** Records a tool call, keeping the row object it is given, as `insertFrame` does. */
   insertToolCall(call: NewToolCall): void;
   finishToolCall(frameId: string, id: string, patch: ToolCallPatch): void;
-  /** Resolves once the turn, and everything recorded before it, is written. */
+  /** Resolves once the turn, and everything recorded before it, is written (with the next batch, after the linger). */
   saveTurn(frameId: string, turn: SavedTurn, createdAt: Date): Promise<void>;
+  /** Resolves once everything recorded so far is written; the batch goes out at once. */
   flush(): Promise<void>;
   /**
    * How many writes so far stored something other than what was recorded: a value jsonb cannot
@@ -74,7 +82,8 @@ export interface TraceWriter {
   isFailing(): boolean;
 }
 
-export function createTraceWriter(store: RuntimeStore, onError: (error: unknown) => void = () => {}): TraceWriter {
+export function createTraceWriter(store: RuntimeStore, onError: (error: unknown) => void = () => {}, options: { lingerMs?: number } = {}): TraceWriter {
+  const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
   const frames = new Map<string, FrameRow>();
   const calls = new Map<string, ToolCallRow>();
   const pendingFrames = new Set<string>();
@@ -90,7 +99,8 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   // the writer stays with later ones.
   let recorded = 0;
   let written = 0;
-  let waiters: { upTo: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  // An urgent waiter (a flush) has its batch written at once; the others wait out the linger.
+  let waiters: { upTo: number; urgent: boolean; resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   const hasPending = () => pendingFrames.size > 0 || pendingCalls.size > 0 || pendingTurns.size > 0;
 
@@ -103,17 +113,25 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
 
   const changed = () => {
     recorded++;
-    schedule();
+    schedule(lingerMs);
   };
 
+  // A batch waiting out the linger, which a flush may cut short.
+  let lingering: ReturnType<typeof setTimeout> | null = null;
   const schedule = (delayMs = 0) => {
-    if (scheduled || writing) return;
+    if (writing) return;
+    if (scheduled) {
+      if (delayMs > 0 || !lingering) return;
+      clearTimeout(lingering);
+      lingering = null;
+    }
     scheduled = true;
     const run = () => {
       scheduled = false;
+      lingering = null;
       void write();
     };
-    if (delayMs > 0) setTimeout(run, delayMs);
+    if (delayMs > 0) lingering = setTimeout(run, delayMs);
     else setImmediate(run);
   };
 
@@ -166,7 +184,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       }
     }
     settleWaiters();
-    if (hasPending()) schedule(failures > 0 ? RETRY_DELAY_MS * Math.min(failures, 10) : 0);
+    if (hasPending()) schedule(failures > 0 ? RETRY_DELAY_MS * Math.min(failures, 10) : waiters.some((w) => w.urgent) ? 0 : lingerMs);
   };
 
   /**
@@ -193,14 +211,15 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     return true;
   }
 
-  const flush = (): Promise<void> => {
+  const waitFor = (urgent: boolean): Promise<void> => {
     const upTo = recorded;
     if (written >= upTo) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      waiters.push({ upTo, resolve, reject });
-      if (!writing) schedule();
+      waiters.push({ upTo, urgent, resolve, reject });
+      if (!writing) schedule(urgent ? 0 : lingerMs);
     });
   };
+  const flush = () => waitFor(true);
 
   return {
     insertFrame(frame) {
@@ -232,7 +251,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     saveTurn(frameId, turn, createdAt) {
       pendingTurns.set(`${frameId}:${turn.turn}`, { frameId, turn, createdAt });
       changed();
-      return flush();
+      return waitFor(false);
     },
     flush,
     alteredWrites: () => altered,
