@@ -417,6 +417,10 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     expect(isAppError(huge, "payload_too_large")).toBe(true);
     const missing = await rt.executor.run("nope", {}, { identity: operator }).catch((e: unknown) => e);
     expect(isAppError(missing, "not_found")).toBe(true);
+    for (const unserialisable of [() => "a function", Symbol("s"), { n: 1n }]) {
+      const refused = await rt.executor.run("rev-loop", unserialisable, { identity: operator }).catch((e: unknown) => e);
+      expect(isAppError(refused, "invalid_input")).toBe(true);
+    }
   });
 
   it("runs every frame of a loop at the revision the run first resolved, while new runs get the new one", async () => {

@@ -499,12 +499,14 @@ export function createExecutor(deps: ExecutorDeps): Executor {
 
   /** The run's input as JSON holds it (what every frame and the trace see, whichever database stores it), once checked. */
   function checkInput(loop: RegisteredLoop, given: unknown): unknown {
-    let json: string;
+    let json: string | undefined;
     try {
       json = JSON.stringify(given ?? null);
     } catch {
-      throw new AppError("invalid_input", "Run input must be JSON-serialisable");
+      json = undefined;
     }
+    // A function or a symbol serialises to nothing at all.
+    if (json === undefined) throw new AppError("invalid_input", "Run input must be JSON-serialisable");
     const size = Buffer.byteLength(json);
     if (size > maxInputBytes) {
       throw new AppError("payload_too_large", `Run input is ${size} bytes; the limit is ${maxInputBytes} bytes`);

@@ -1,15 +1,25 @@
 import { pipeline, type Readable } from "node:stream";
-import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import { constants as zlib, createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Agent, request, type Dispatcher } from "undici";
 import type { HttpClient, HttpResponse } from "./types";
 
-/** The content codings a response is decoded from, as `fetch` decodes them. */
-const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = {
-  gzip: createGunzip,
-  "x-gzip": createGunzip,
-  deflate: createInflate,
-  br: createBrotliDecompress,
-};
+/** The content codings a response is decoded from, as `fetch` decodes them (and with its flush modes, so an empty or cut-off body decodes to what it holds). */
+const DECODERS = new Map<string, () => NodeJS.ReadWriteStream>([
+  ["gzip", () => createGunzip({ flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH })],
+  ["x-gzip", () => createGunzip({ flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH })],
+  ["deflate", () => createInflate({ flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH })],
+  ["br", () => createBrotliDecompress({ flush: zlib.BROTLI_OPERATION_FLUSH, finishFlush: zlib.BROTLI_OPERATION_FLUSH })],
+]);
+
+/** More content codings than this on one response are refused, as `fetch` refuses them. */
+const MAX_CODINGS = 5;
+
+const DECODING_FAILED = Symbol("loopstacks.decodingFailed");
+
+/** Whether an error came from decoding a response's content coding (a corrupt or mislabelled body). */
+export function isDecodingError(error: unknown): boolean {
+  return error !== null && typeof error === "object" && DECODING_FAILED in error;
+}
 
 /**
  * HTTP loops' client: undici's request API on a connection pool of its own. A call costs a
@@ -45,10 +55,18 @@ export function createHttpClient(options: { dispatcher?: Dispatcher } = {}): Htt
         .split(",")
         .map((coding) => coding.trim().toLowerCase())
         .filter((coding) => coding !== "" && coding !== "identity");
-      const hasBody = init.method !== "HEAD" && statusCode !== 204 && statusCode !== 304;
-      if (hasBody && codings.length > 0 && codings.every((coding) => coding in DECODERS)) {
+      const hasBody = init.method !== "HEAD" && statusCode !== 204 && statusCode !== 304 && !(statusCode >= 300 && statusCode < 400);
+      if (hasBody && codings.length > MAX_CODINGS) {
+        raw.destroy();
+        throw Object.assign(new Error(`The response has ${codings.length} content codings; at most ${MAX_CODINGS} are decoded`), { [DECODING_FAILED]: true });
+      }
+      if (hasBody && codings.length > 0 && codings.every((coding) => DECODERS.has(coding))) {
         // Codings apply in the order listed, so they come off in reverse.
-        const decoders = codings.reverse().map((coding) => DECODERS[coding]!());
+        const decoders = codings.reverse().map((coding) => {
+          const decoder = DECODERS.get(coding)!();
+          decoder.on("error", (error: object) => Object.assign(error, { [DECODING_FAILED]: true }));
+          return decoder;
+        });
         body = pipeline([raw, ...decoders] as unknown as [Readable, NodeJS.ReadWriteStream], () => {}) as unknown as Readable;
       }
       return {

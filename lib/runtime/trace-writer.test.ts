@@ -104,6 +104,41 @@ describe("createTraceWriter", () => {
     expect(batches.flatMap((b) => b.frames.map((f) => f.id))).toEqual(["a"]);
   });
 
+  it("keeps its backoff while the database is away, however often it is flushed", async () => {
+    let attempts = 0;
+    const store = {
+      async writeTraceBatch() {
+        attempts++;
+        throw new Error("connection reset");
+      },
+    } as unknown as RuntimeStore;
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("a"));
+    const flushes: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      flushes.push(writer.flush().catch(() => {}));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // About 150 ms: the first round, and one after 100 ms, which also tries the row on its own
+    // (with and without its payload); a round per flush would be some 30.
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(attempts).toBeLessThanOrEqual(5);
+    expect(writer.isFailing()).toBe(false);
+  });
+
+  it("gathers the changes of a few milliseconds into one batch, which a flush sends at once", async () => {
+    const { store, batches } = recordingStore();
+    const writer = createTraceWriter(store, () => {}, { lingerMs: 50 });
+    writer.insertFrame(frame("a"));
+    await new Promise((r) => setTimeout(r, 10));
+    writer.updateFrame("a", { status: "succeeded", endedAt: new Date(2) });
+    writer.insertFrame(frame("b"));
+    expect(batches).toHaveLength(0);
+    await writer.flush();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.frames.map((f) => [f.id, f.status])).toEqual([["a", "succeeded"], ["b", "running"]]);
+  });
+
   it("sends a saved turn in the batch with the rows recorded before it, and resolves once that batch is written", async () => {
     const { store, batches } = recordingStore({ delayMs: 20, fail: 1 });
     const writer = createTraceWriter(store);

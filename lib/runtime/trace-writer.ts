@@ -5,7 +5,7 @@ const RETRY_DELAY_MS = 100;
 /**
  * How long a change waits for others before its batch is written. A leaf frame that ends within
  * it is written once, finished, instead of twice; a frame that runs longer is visible while it
- * runs all the same. Anyone waiting for a write (`flush`, a turn being saved) cuts the wait short.
+ * runs all the same. A flush cuts the wait short; a turn being saved waits with the rest.
  */
 export const DEFAULT_LINGER_MS = 5;
 const MAX_CONSECUTIVE_FAILURES = 5;
@@ -113,15 +113,15 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
 
   const changed = () => {
     recorded++;
-    schedule(lingerMs);
+    schedule("linger");
   };
 
-  // A batch waiting out the linger, which a flush may cut short.
+  // A batch waiting out the linger, which a flush cuts short; a retry's backoff is never cut short.
   let lingering: ReturnType<typeof setTimeout> | null = null;
-  const schedule = (delayMs = 0) => {
+  const schedule = (when: "now" | "linger" | "retry") => {
     if (writing) return;
     if (scheduled) {
-      if (delayMs > 0 || !lingering) return;
+      if (when !== "now" || !lingering) return;
       clearTimeout(lingering);
       lingering = null;
     }
@@ -131,7 +131,8 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       lingering = null;
       void write();
     };
-    if (delayMs > 0) lingering = setTimeout(run, delayMs);
+    if (when === "linger" && lingerMs > 0) lingering = setTimeout(run, lingerMs);
+    else if (when === "retry") setTimeout(run, RETRY_DELAY_MS * Math.min(failures, 10));
     else setImmediate(run);
   };
 
@@ -184,7 +185,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       }
     }
     settleWaiters();
-    if (hasPending()) schedule(failures > 0 ? RETRY_DELAY_MS * Math.min(failures, 10) : waiters.some((w) => w.urgent) ? 0 : lingerMs);
+    if (hasPending()) schedule(failures > 0 ? "retry" : waiters.some((w) => w.urgent) ? "now" : "linger");
   };
 
   /**
@@ -216,7 +217,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     if (written >= upTo) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       waiters.push({ upTo, urgent, resolve, reject });
-      if (!writing) schedule(urgent ? 0 : lingerMs);
+      if (!writing) schedule(urgent ? "now" : "linger");
     });
   };
   const flush = () => waitFor(true);

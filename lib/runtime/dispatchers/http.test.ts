@@ -153,7 +153,7 @@ describe("dispatchHttp: the request", () => {
 
   it("refuses, before sending, a header value beyond Latin-1 or with a control character, and a header the client sets", async () => {
     const { ctx, attempts } = context();
-    const refused: Record<string, string>[] = [{ "X-Name": "{{input.name}}" }, { "X-Note": "a\u0001b" }, { Connection: "close" }, { "Transfer-Encoding": "chunked" }];
+    const refused: Record<string, string>[] = [{ "X-Name": "{{input.name}}" }, { "X-Note": "a\u0001b" }, { "Keep-Alive": "timeout=5" }, { "Transfer-Encoding": "chunked" }];
     for (const headers of refused) {
       const error = await failure(dispatchHttp(httpLoop({ headers }), { name: "Zoë €" }, ctx));
       expect(error).toMatchObject({ code: "invalid_header", retryable: false });
@@ -408,6 +408,38 @@ describe("dispatchHttp: retries and idempotency", () => {
     expect(error.message).toContain(`http://127.0.0.1:${port}/x`);
     expect(error.message).not.toContain("key=abc");
     expect(attempts).toHaveLength(2);
+  });
+});
+
+describe("dispatchHttp: compressed responses", () => {
+  it("decodes an empty gzip body to nothing, and keeps a failed status retryable whatever its body", async () => {
+    let calls = 0;
+    handler = (_request, response) => {
+      calls++;
+      response.writeHead(calls === 1 ? 503 : 200, { "content-type": "application/json", "content-encoding": "gzip" });
+      response.end();
+    };
+    const { ctx, attempts } = context();
+    expect(await dispatchHttp(httpLoop({}), {}, ctx)).toEqual({ output: null });
+    expect(attempts.map((a) => a.ok)).toEqual([false, true]);
+    expect(attempts[0]?.error).toMatchObject({ code: "http_status", status: 503 });
+  });
+
+  it("fails without retrying on a body that does not decode, and on more than 5 codings", async () => {
+    for (const [encoding, body] of [
+      ["br", Buffer.from("not brotli at all")],
+      ["gzip, gzip, gzip, gzip, gzip, gzip", gzipSync(gzipSync(gzipSync(gzipSync(gzipSync(gzipSync("{}"))))))],
+    ] as const) {
+      handler = (_request, response) => {
+        response.writeHead(200, { "content-type": "application/json", "content-encoding": encoding });
+        response.end(body);
+      };
+      const { ctx, attempts } = context();
+      const error = await failure(dispatchHttp(httpLoop({}), {}, ctx));
+      expect(error).toMatchObject({ code: "invalid_response", retryable: false });
+      expect(error.message).toContain("could not be decoded");
+      expect(attempts).toHaveLength(1);
+    }
   });
 });
 

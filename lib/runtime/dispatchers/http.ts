@@ -3,6 +3,7 @@ import type { DispatchContext, DispatchOutcome } from "../dispatch";
 import { cancellationError, DispatchError, isAbortError, isRetryableStatus, toDispatchError, withRetry } from "../retry";
 import { getPath, renderJson, renderString, renderUrl } from "../template";
 import { redactError, redactSecrets } from "../redact";
+import { isDecodingError } from "../http-client";
 import type { HttpResponse } from "../types";
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
@@ -122,7 +123,7 @@ const USER_AGENT = "loopstacks";
  */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-const CLIENT_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "expect", "content-length"]);
+const CLIENT_HEADERS = new Set(["keep-alive", "transfer-encoding", "upgrade", "expect"]);
 
 function setHeader(headers: Record<string, string>, name: string, value: string): void {
   const normalized = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
@@ -200,7 +201,8 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
     const response = await send(request, ctx, controller.signal);
 
     if (response.status < 200 || response.status > 299) {
-      const { bytes } = await readBody(response, ERROR_BODY_BYTES);
+      // The status is the failure: a body that cannot be read or decoded does not change it.
+      const { bytes } = await readBody(response, ERROR_BODY_BYTES).catch(() => ({ bytes: new Uint8Array() }));
       throw new DispatchError("http_status", `HTTP ${response.status} from ${request.target}`, {
         status: response.status,
         retryable: isRetryableStatus(response.status),
@@ -229,10 +231,10 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
     if (isTimedOut || isAbortError(error)) {
       throw new DispatchError("http_timeout", `No response from ${request.target} within ${timeoutMs} ms`, { retryable: true, cause: error });
     }
-    const code = errorCode(error);
-    if (code?.startsWith("Z_")) {
-      throw new DispatchError("invalid_response", `The response from ${request.target} could not be decompressed`);
+    if (isDecodingError(error)) {
+      throw new DispatchError("invalid_response", `The response from ${request.target} could not be decoded: ${error instanceof Error ? error.message : String(error)}`);
     }
+    const code = errorCode(error);
     if (code !== undefined && REFUSED_REQUEST_CODES.has(code)) {
       throw new DispatchError("invalid_request", `The request to ${request.target} could not be sent: ${error instanceof Error ? error.message : String(error)}`);
     }
