@@ -231,7 +231,11 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     updateFrame(frameId, patch) {
       const row = frames.get(frameId);
       if (!row) throw new Error(`Frame ${frameId} was not recorded by this writer`);
-      Object.assign(row, Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)));
+      // A field the patch leaves undefined keeps its value.
+      for (const key in patch) {
+        const value = patch[key as keyof FramePatch];
+        if (value !== undefined) (row as unknown as Record<string, unknown>)[key] = value;
+      }
       pendingFrames.add(frameId);
       changed();
     },
