@@ -41,6 +41,23 @@ describe("parseLoopDefinition", () => {
     ).toThrow(/llm.tools\[1\].name: duplicate tool name "t"/);
   });
 
+  it("refuses HTTP headers that could never be sent, naming each", () => {
+    try {
+      parseLoopDefinition({
+        id: "h",
+        type: "http",
+        realm: "r",
+        http: { url: "https://x.test/", headers: { "Bad Name": "x", "Transfer-Encoding": "chunked", "X-Note": "a\u0001b", "X-Templated": "{{input.note}}", "X-Zoe": "Zoë" } },
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(isAppError(error, "invalid_definition")).toBe(true);
+      const issues = (error as { issues: { path: string; message: string }[] }).issues;
+      expect(issues.map((i) => i.path).sort()).toEqual(["http.headers.Bad Name", "http.headers.Transfer-Encoding", "http.headers.X-Note"]);
+      expect(issues.find((i) => i.path === "http.headers.Transfer-Encoding")?.message).toMatch(/set by the HTTP client/);
+    }
+  });
+
   it("keeps secret references as references", () => {
     const d = parseLoopDefinition({ id: "h", type: "http", realm: "r", http: { url: "https://x.test/{{input.id}}", headers: { "x-api-key": { secret: "PARTNER_KEY" } } } });
     expect(d.type === "http" && d.http.headers["x-api-key"]).toEqual({ secret: "PARTNER_KEY" });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError, type AppErrorIssue } from "../errors";
+import { CLIENT_HEADERS, HEADER_NAME, INVALID_HEADER_VALUE, trimHeaderValue } from "./http-headers";
 
 const slug = z
   .string()
@@ -55,7 +56,19 @@ export const mcpServerSchema = z.discriminatedUnion("transport", [
     .object({
       transport: z.literal("http"),
       url: z.url(),
-      headers: z.record(z.string(), valueOrSecret).default({}),
+      headers: z
+      .record(
+        z
+          .string()
+          .regex(HEADER_NAME, "must be an HTTP header name")
+          .refine((name) => !CLIENT_HEADERS.has(name.toLowerCase()), "is set by the HTTP client, not by a loop"),
+        // A literal value is checked now; one with a placeholder, once it is rendered.
+        z.union([
+          z.string().refine((value) => value.includes("{{") || !INVALID_HEADER_VALUE.test(trimHeaderValue(value)), "must be visible Latin-1 text"),
+          secretRefSchema,
+        ]),
+      )
+      .default({}),
     })
     .strict(),
 ]);
@@ -105,7 +118,19 @@ export const httpConfigSchema = z
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("POST"),
     /** `{{input.path}}` placeholders are filled from the input and URL-encoded. */
     url: z.string().min(1).max(4_000),
-    headers: z.record(z.string(), valueOrSecret).default({}),
+    headers: z
+      .record(
+        z
+          .string()
+          .regex(HEADER_NAME, "must be an HTTP header name")
+          .refine((name) => !CLIENT_HEADERS.has(name.toLowerCase()), "is set by the HTTP client, not by a loop"),
+        // A literal value is checked now; one with a placeholder, once it is rendered.
+        z.union([
+          z.string().refine((value) => value.includes("{{") || !INVALID_HEADER_VALUE.test(trimHeaderValue(value)), "must be visible Latin-1 text"),
+          secretRefSchema,
+        ]),
+      )
+      .default({}),
     /** A JSON value whose strings may hold `{{input.path}}` placeholders; omitted: the input itself. */
     body: z.unknown().optional(),
     timeoutMs: z.number().int().min(10).max(600_000).default(30_000),
@@ -154,7 +179,11 @@ export function isLoopRefTool(tool: ToolDefinition): tool is Extract<ToolDefinit
 }
 
 export function toIssues(error: z.ZodError): AppErrorIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  return error.issues.map((issue) => ({
+    path: formatPath(issue.path),
+    // A record key that fails its own checks says why, not only that the key is invalid.
+    message: issue.code === "invalid_key" && issue.issues[0] ? `key ${issue.issues[0].message}` : issue.message,
+  }));
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -151,11 +151,10 @@ describe("dispatchHttp: the request", () => {
     expect(seen[1]?.headers).toMatchObject({ "user-agent": "crm-sync/2", accept: "application/json" });
   });
 
-  it("refuses, before sending, a header value beyond Latin-1 or with a control character, and a header the client sets", async () => {
+  it("refuses, before sending, a rendered header value beyond Latin-1 or with a control character", async () => {
     const { ctx, attempts } = context();
-    const refused: Record<string, string>[] = [{ "X-Name": "{{input.name}}" }, { "X-Note": "a\u0001b" }, { "Keep-Alive": "timeout=5" }, { "Transfer-Encoding": "chunked" }];
-    for (const headers of refused) {
-      const error = await failure(dispatchHttp(httpLoop({ headers }), { name: "Zoë €" }, ctx));
+    for (const value of ["Zoë €", "a\u0001b", "line\nbreak"]) {
+      const error = await failure(dispatchHttp(httpLoop({ headers: { "X-Name": "{{input.name}}" } }), { name: value }, ctx));
       expect(error).toMatchObject({ code: "invalid_header", retryable: false });
     }
     expect(seen).toHaveLength(0);

@@ -4,6 +4,7 @@ import { cancellationError, DispatchError, isAbortError, isRetryableStatus, toDi
 import { getPath, renderJson, renderString, renderUrl } from "../template";
 import { redactError, redactSecrets } from "../redact";
 import { isDecodingError } from "../http-client";
+import { CLIENT_HEADERS, HEADER_NAME, INVALID_HEADER_VALUE, trimHeaderValue } from "../http-headers";
 import type { HttpResponse } from "../types";
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
@@ -116,17 +117,9 @@ function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: Dis
 
 const USER_AGENT = "loopstacks";
 
-/**
- * A header name is an HTTP token; a value loses its surrounding whitespace and holds only
- * visible Latin-1 characters, spaces and tabs. Headers the HTTP client manages itself are not
- * set by a loop.
- */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-const CLIENT_HEADERS = new Set(["keep-alive", "transfer-encoding", "upgrade", "expect"]);
-
+/** Checked again here: a rendered template may hold anything, and a definition may predate the checks. */
 function setHeader(headers: Record<string, string>, name: string, value: string): void {
-  const normalized = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  const normalized = trimHeaderValue(value);
   const key = name.toLowerCase();
   if (!HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(normalized)) {
     throw new DispatchError("invalid_header", `Header ${name} has an invalid name or value`);
