@@ -30,7 +30,7 @@ describe.each(DATABASE_KINDS)("keepUntilChanged on %s", (kind) => {
 
   it(kind === "pglite" ? "keeps each key's answer until one of its tables changes, and only then" : "reads every time: no other process's change would be heard in time", async () => {
     const reads: string[] = [];
-    const read = keepUntilChanged(database.db, ["realm_mappings"], async (key) => {
+    const read = keepUntilChanged(database.db, ["realm_mappings"], async (key: string) => {
       reads.push(key);
       return `${key}#${reads.length}`;
     });

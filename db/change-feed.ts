@@ -85,21 +85,28 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * `read`, with each key's answer kept until one of `tables` changes, on a database with a change
- * feed; elsewhere, `read` itself. A read in flight when a change is announced answers those who
- * asked before it; whoever asks after it reads again. A failed read is not kept.
+ * `read`, with the answer to each request kept (under `keyOf(request)`) until one of `tables`
+ * changes, on a database with a change feed; elsewhere, `read` itself, with no key made. A read
+ * in flight when a change is announced answers those who asked before it; whoever asks after it
+ * reads again. A failed read is not kept.
  */
-export function keepUntilChanged<T>(db: Db, tables: readonly AnnouncedTable[], read: (key: string) => Promise<T>): (key: string) => Promise<T> {
+export function keepUntilChanged<R, T>(
+  db: Db,
+  tables: readonly AnnouncedTable[],
+  read: (request: R) => Promise<T>,
+  keyOf: (request: R) => string = String,
+): (request: R) => Promise<T> {
   const feed = changeFeedOf(db);
   if (!feed) return read;
   const kept = new Map<string, Promise<T>>();
   for (const table of tables) feed.subscribe(table, () => kept.clear());
-  return (key) => {
-    if (!feed.active) return read(key);
+  return (request) => {
+    if (!feed.active) return read(request);
+    const key = keyOf(request);
     let answer = kept.get(key);
     if (!answer) {
       if (kept.size >= MAX_KEPT) kept.clear();
-      const reading = read(key).then(deepFreeze);
+      const reading = read(request).then(deepFreeze);
       kept.set(key, reading);
       reading.catch(() => {
         if (kept.get(key) === reading) kept.delete(key);

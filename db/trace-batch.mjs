@@ -4,7 +4,8 @@
 import { toStorableJson } from "../lib/runtime/storable.mjs";
 
 /** A row's present columns: a missing key reads as SQL NULL in `jsonb_to_recordset`. */
-function present(row, record) {
+function present(row) {
+  const record = {};
   for (const key in row) {
     const value = row[key];
     if (value !== null && value !== undefined) record[key] = value;
@@ -13,75 +14,66 @@ function present(row, record) {
 }
 
 function frameRecord(f) {
-  return present(
-    {
-      id: f.id,
-      run_id: f.runId,
-      parent_frame_id: f.parentFrameId,
-      parent_tool_call_id: f.parentToolCallId,
-      depth: f.depth,
-      seq: f.seq,
-      realm_id: f.realmId,
-      loop_id: f.loopId,
-      loop_revision: f.loopRevision,
-      loop_type: f.loopType,
-      prompt_version: f.promptVersion,
-      prompt_choice: f.promptChoice,
-      status: f.status,
-      attempts: f.attempts ?? [],
-      input: f.input,
-      output: f.output,
-      error: f.error,
-      model: f.model,
-      input_tokens: f.inputTokens ?? 0,
-      output_tokens: f.outputTokens ?? 0,
-      turns: f.turns ?? 0,
-      identity: f.identity,
-      authorization: f.authorization,
-      created_at: f.createdAt,
-      started_at: f.startedAt,
-      ended_at: f.endedAt,
-      duration_ms: f.durationMs,
-    },
-    {},
-  );
+  return present({
+    id: f.id,
+    run_id: f.runId,
+    parent_frame_id: f.parentFrameId,
+    parent_tool_call_id: f.parentToolCallId,
+    depth: f.depth,
+    seq: f.seq,
+    realm_id: f.realmId,
+    loop_id: f.loopId,
+    loop_revision: f.loopRevision,
+    loop_type: f.loopType,
+    prompt_version: f.promptVersion,
+    prompt_choice: f.promptChoice,
+    status: f.status,
+    attempts: f.attempts ?? [],
+    input: f.input,
+    output: f.output,
+    error: f.error,
+    model: f.model,
+    input_tokens: f.inputTokens ?? 0,
+    output_tokens: f.outputTokens ?? 0,
+    turns: f.turns ?? 0,
+    identity: f.identity,
+    authorization: f.authorization,
+    created_at: f.createdAt,
+    started_at: f.startedAt,
+    ended_at: f.endedAt,
+    duration_ms: f.durationMs,
+  });
 }
 
 function toolCallRecord(c) {
-  return present(
-    {
-      frame_id: c.frameId,
-      id: c.id,
-      run_id: c.runId,
-      turn: c.turn,
-      position: c.position,
-      name: c.name,
-      kind: c.kind,
-      input: c.input,
-      output: c.output,
-      is_error: c.isError ?? false,
-      child_frame_id: c.childFrameId,
-      started_at: c.startedAt,
-      ended_at: c.endedAt,
-      duration_ms: c.durationMs,
-    },
-    {},
-  );
+  return present({
+    frame_id: c.frameId,
+    id: c.id,
+    run_id: c.runId,
+    turn: c.turn,
+    position: c.position,
+    name: c.name,
+    kind: c.kind,
+    input: c.input,
+    output: c.output,
+    is_error: c.isError ?? false,
+    child_frame_id: c.childFrameId,
+    started_at: c.startedAt,
+    ended_at: c.endedAt,
+    duration_ms: c.durationMs,
+  });
 }
 
 function turnRecord(t) {
-  return present(
-    {
-      frame_id: t.frameId,
-      turn: t.turn.turn,
-      messages: t.turn.messages,
-      stop_reason: t.turn.stopReason,
-      input_tokens: t.turn.inputTokens,
-      output_tokens: t.turn.outputTokens,
-      created_at: t.createdAt,
-    },
-    {},
-  );
+  return present({
+    frame_id: t.frameId,
+    turn: t.turn.turn,
+    messages: t.turn.messages,
+    stop_reason: t.turn.stopReason,
+    input_tokens: t.turn.inputTokens,
+    output_tokens: t.turn.outputTokens,
+    created_at: t.createdAt,
+  });
 }
 
 const FRAMES_SQL = [

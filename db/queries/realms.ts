@@ -110,11 +110,8 @@ export function createRealmRolesReader(
     return requests.map(({ realmId }, i) => rows.get(keys[i]!)!.filter((r) => r.realmId === realmId).map(({ groupDn, role }) => ({ groupDn, role })));
   });
   // The key keeps the realm and each group apart, whatever characters their names hold.
-  const kept = keepUntilChanged(db, ["realm_mappings"], (key) => {
-    const [realmId, groupDns] = JSON.parse(key) as [string, string[]];
-    return batched({ realmId, groupDns });
-  });
-  return (realmId, groupDns) => (groupDns.length === 0 ? Promise.resolve([]) : kept(JSON.stringify([realmId, groupDns])));
+  const kept = keepUntilChanged(db, ["realm_mappings"], batched, ({ realmId, groupDns }) => JSON.stringify([realmId, groupDns]));
+  return (realmId, groupDns) => (groupDns.length === 0 ? Promise.resolve([]) : kept({ realmId, groupDns }));
 }
 
 /** Every (realm, role) a set of groups holds; used to compute a caller's realm scope. */

@@ -24,6 +24,23 @@ const jsonSchema = z.record(z.string(), z.unknown());
 export const secretRefSchema = z.object({ secret: z.string().min(1).max(200) }).strict();
 const valueOrSecret = z.union([z.string(), secretRefSchema]);
 
+/**
+ * Headers an HTTP loop or an MCP server over HTTP sends: names that are HTTP tokens and not the
+ * client's own, literal values it could send. A value with a placeholder is checked once rendered.
+ */
+const httpHeadersSchema = z
+  .record(
+    z
+      .string()
+      .regex(HEADER_NAME, "must be an HTTP header name")
+      .refine((name) => !CLIENT_HEADERS.has(name.toLowerCase()), "is set by the HTTP client, not by a loop"),
+    z.union([
+      z.string().refine((value) => value.includes("{{") || !INVALID_HEADER_VALUE.test(trimHeaderValue(value)), "must be visible Latin-1 text"),
+      secretRefSchema,
+    ]),
+  )
+  .default({});
+
 export const retryPolicySchema = z
   .object({
     maxAttempts: z.number().int().min(1).max(10).default(3),
@@ -56,19 +73,7 @@ export const mcpServerSchema = z.discriminatedUnion("transport", [
     .object({
       transport: z.literal("http"),
       url: z.url(),
-      headers: z
-      .record(
-        z
-          .string()
-          .regex(HEADER_NAME, "must be an HTTP header name")
-          .refine((name) => !CLIENT_HEADERS.has(name.toLowerCase()), "is set by the HTTP client, not by a loop"),
-        // A literal value is checked now; one with a placeholder, once it is rendered.
-        z.union([
-          z.string().refine((value) => value.includes("{{") || !INVALID_HEADER_VALUE.test(trimHeaderValue(value)), "must be visible Latin-1 text"),
-          secretRefSchema,
-        ]),
-      )
-      .default({}),
+      headers: httpHeadersSchema,
     })
     .strict(),
 ]);
@@ -118,19 +123,7 @@ export const httpConfigSchema = z
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("POST"),
     /** `{{input.path}}` placeholders are filled from the input and URL-encoded. */
     url: z.string().min(1).max(4_000),
-    headers: z
-      .record(
-        z
-          .string()
-          .regex(HEADER_NAME, "must be an HTTP header name")
-          .refine((name) => !CLIENT_HEADERS.has(name.toLowerCase()), "is set by the HTTP client, not by a loop"),
-        // A literal value is checked now; one with a placeholder, once it is rendered.
-        z.union([
-          z.string().refine((value) => value.includes("{{") || !INVALID_HEADER_VALUE.test(trimHeaderValue(value)), "must be visible Latin-1 text"),
-          secretRefSchema,
-        ]),
-      )
-      .default({}),
+    headers: httpHeadersSchema,
     /** A JSON value whose strings may hold `{{input.path}}` placeholders; omitted: the input itself. */
     body: z.unknown().optional(),
     timeoutMs: z.number().int().min(10).max(600_000).default(30_000),
