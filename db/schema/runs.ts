@@ -78,6 +78,12 @@ export const frames = pgTable(
     inputTokens: integer("input_tokens").notNull().default(0),
     outputTokens: integer("output_tokens").notNull().default(0),
     turns: integer("turns").notNull().default(0),
+    /**
+     * Cluster mode: the tool calls of the last saved turn not yet answered. Each answer takes one
+     * off in the statement that records it, and the answer that takes it to 0 resumes the frame.
+     * Null for turns saved before the column existed, whose open calls are counted instead.
+     */
+    openToolCalls: integer("open_tool_calls"),
     identity: jsonb("identity").$type<Record<string, unknown>>().notNull(),
     authorization: jsonb("authorization").$type<Record<string, unknown>>().notNull(),
     /** Worker bookkeeping for durable execution: who holds the frame, and its lease. */

@@ -83,7 +83,8 @@ export function withRealmRoleReads(store: RuntimeStore, db: SqlExecutor): Runtim
   });
 }
 
-interface PromptStateRow {
+/** A row of `promptStateSql`, as a query or `row_to_json` returns it. */
+export interface PromptStateRow {
   loop_id: string;
   version: number;
   system_prompt: string;
@@ -102,18 +103,11 @@ interface PromptStateRow {
   c_created_at: Date | string | null;
 }
 
-/**
- * Which prompt version a frame runs, as the store resolves it (`resolvePromptForFrame`): the
- * loop's active version, or a running rollout's pick for this caller or input. The state (active
- * version, rollout) is read with one prepared statement and shared by the frames of the same
- * loop admitted at the same moment; the pick itself is made per frame by `selectPrompt`. A
- * forced version (a replay) goes to the store.
- */
-export function withPromptStateReads(store: RuntimeStore, db: SqlExecutor): RuntimeStore {
-  const inFlight = new Map<string, Promise<Parameters<typeof selectPrompt>[0] | null>>();
-  const read = async (loopId: string) => {
-    const { rows } = await db.query<PromptStateRow>(
-      `select a.loop_id, a.version, a.system_prompt, a.params, a.author, a.message, a.created_at,
+export type PromptState = Parameters<typeof selectPrompt>[0];
+
+/** The active prompt version of the loop `loopId` (an SQL expression) and its running rollout, as one row or none. */
+export function promptStateSql(loopId: string): string {
+  return `select a.loop_id, a.version, a.system_prompt, a.params, a.author, a.message, a.created_at,
               ro.id as rollout_id, ro.percent, ro.sticky_by,
               c.version as c_version, c.system_prompt as c_system_prompt, c.params as c_params, c.author as c_author,
               c.message as c_message, c.created_at as c_created_at
@@ -121,40 +115,56 @@ export function withPromptStateReads(store: RuntimeStore, db: SqlExecutor): Runt
          join prompt_versions a on a.loop_id = l.id and a.version = l.active_prompt_version
          left join prompt_rollouts ro on ro.loop_id = l.id and ro.ended_at is null
          left join prompt_versions c on c.loop_id = l.id and c.version = ro.candidate_version
-        where l.id = $1
+        where l.id = ${loopId}
         order by ro.started_at desc
-        limit 1`,
-      [loopId],
-    );
-    const row = rows[0];
-    if (!row) return null;
-    const active: PromptVersion = {
-      loopId: row.loop_id,
-      version: row.version,
-      systemPrompt: row.system_prompt,
-      params: row.params,
-      author: row.author,
-      message: row.message,
-      createdAt: new Date(row.created_at).toISOString(),
-    };
-    const rollout =
-      row.rollout_id !== null && row.c_version !== null && row.percent !== null && row.sticky_by !== null
-        ? {
-            id: row.rollout_id,
-            percent: row.percent,
-            stickyBy: row.sticky_by,
-            candidate: {
-              loopId: row.loop_id,
-              version: row.c_version,
-              systemPrompt: row.c_system_prompt ?? "",
-              params: row.c_params ?? {},
-              author: row.c_author ?? "",
-              message: row.c_message ?? "",
-              createdAt: new Date(row.c_created_at ?? 0).toISOString(),
-            },
-          }
-        : null;
-    return { active, rollout };
+        limit 1`;
+}
+
+export function toPromptState(row: PromptStateRow): PromptState {
+  const active: PromptVersion = {
+    loopId: row.loop_id,
+    version: row.version,
+    systemPrompt: row.system_prompt,
+    params: row.params,
+    author: row.author,
+    message: row.message,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+  const rollout =
+    row.rollout_id !== null && row.c_version !== null && row.percent !== null && row.sticky_by !== null
+      ? {
+          id: row.rollout_id,
+          percent: row.percent,
+          stickyBy: row.sticky_by,
+          candidate: {
+            loopId: row.loop_id,
+            version: row.c_version,
+            systemPrompt: row.c_system_prompt ?? "",
+            params: row.c_params ?? {},
+            author: row.c_author ?? "",
+            message: row.c_message ?? "",
+            createdAt: new Date(row.c_created_at ?? 0).toISOString(),
+          },
+        }
+      : null;
+  return { active, rollout };
+}
+
+const PROMPT_STATE_SQL = promptStateSql("$1");
+
+/**
+ * Which prompt version a frame runs, as the store resolves it (`resolvePromptForFrame`): the
+ * loop's active version, or a running rollout's pick for this caller or input. The state (active
+ * version, rollout) is read with one prepared statement and shared by the frames of the same
+ * loop admitted at the same moment; the pick itself is made per frame by `selectPrompt`. A
+ * forced version (a replay) goes to the store. A step that starts a frame usually has the state
+ * already, read by the statement that claimed the frame (`claimFrame`).
+ */
+export function withPromptStateReads(store: RuntimeStore, db: SqlExecutor): RuntimeStore {
+  const inFlight = new Map<string, Promise<PromptState | null>>();
+  const read = async (loopId: string) => {
+    const { rows } = await db.query<PromptStateRow>(PROMPT_STATE_SQL, [loopId]);
+    return rows[0] ? toPromptState(rows[0]) : null;
   };
   return new Proxy(store, {
     get(target, key, receiver) {
@@ -171,4 +181,17 @@ export function withPromptStateReads(store: RuntimeStore, db: SqlExecutor): Runt
       };
     },
   });
+}
+
+/** A realm's mappings as `claimFrame` reads them: stored with normalized group DNs. */
+export interface RealmMapping {
+  groupDn: string;
+  role: Role;
+}
+
+/** What `getRealmRoles(realm, groups)` answers, picked from all of the realm's mappings. */
+export function rolesOfGroups(mappings: readonly RealmMapping[], groups: readonly string[]): RealmMapping[] {
+  if (groups.length === 0) return [];
+  const held = new Set(groups.map(normalizeDn));
+  return mappings.filter((m) => held.has(m.groupDn));
 }

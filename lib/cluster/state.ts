@@ -1,7 +1,8 @@
 import type { PgBoss } from "pg-boss";
 import type { Attempt, AuthorizationDecision, FrameError, FrameStatus, Identity } from "../runtime/types";
 import { limitsSchema } from "../runtime/definition";
-import { enqueueSteps, frameStepJob, FRAMES_ENDED_CHANNEL, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, type StepJobInsert } from "./queue";
+import { promptStateSql, toPromptState, type PromptState, type PromptStateRow, type RealmMapping } from "./catalog";
+import { enqueueSteps, frameStepJob, FRAMES_ENDED_CHANNEL, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, WORK_CHANNEL, type StepJobInsert } from "./queue";
 import { storableJson } from "../runtime/storable.mjs";
 import { json, type SqlDatabase, type SqlExecutor } from "./sql";
 
@@ -40,7 +41,19 @@ export interface FrameState {
   isClaimed?: boolean;
   /** Set by `claimFrame` for a running LLM frame: its saved turns and the tool calls of the last one. */
   conversation?: SavedConversation;
+  /** Set by `claimFrame` for a queued frame: what its admission reads, as the database held it at the claim. */
+  admissionReads?: AdmissionReads;
 }
+
+export interface AdmissionReads {
+  /** Every mapping of the frame's realm; null when they were not read (not asked for, or too many). */
+  realmMappings: RealmMapping[] | null;
+  /** An LLM loop's prompt state: null when it has no prompt version. */
+  promptState?: PromptState | null;
+}
+
+/** A realm with more mappings than this has the roles of a frame's caller read on their own. */
+const MAX_CLAIMED_MAPPINGS = 200;
 
 interface FrameRow {
   id: string;
@@ -109,23 +122,26 @@ export async function loadFrame(db: SqlExecutor, frameId: string): Promise<Frame
  * this worker, which is what the console shows as current work — and, for an LLM frame, comes
  * with its saved conversation; a queued one takes its lease when it is admitted.
  */
-export async function claimFrame(db: SqlExecutor, frameId: string, owner: string, expiresAt: Date): Promise<FrameState | null> {
-  const { rows } = await db.query<FrameRow & { claimed: number; conversation: { turns: SavedConversation["turns"]; calls: RawToolCall[] } | null }>(
-    `with c as (
-       update frames set lease_owner = $2, lease_expires_at = $3 where id = $1 and status = 'running' returning id
-     )
-     select ${FRAME_COLUMNS}, (select count(*) from c)::int as claimed,
-            case when f.status = 'running' and f.loop_type = 'llm' then json_build_object('turns', ${TURNS_JSON}, 'calls', ${CALLS_JSON}) end as conversation
-       from frames f join runs r on r.id = f.run_id where f.id = $1`,
-    [frameId, owner, expiresAt],
-  );
+export async function claimFrame(db: SqlExecutor, frameId: string, owner: string, expiresAt: Date, options: { readsRealmMappings: boolean }): Promise<FrameState | null> {
+  const { rows } = await db.query<
+    FrameRow & {
+      claimed: number;
+      conversation: { turns: SavedConversation["turns"]; calls: RawToolCall[] } | null;
+      realm_mappings: RealmMapping[] | null;
+      prompt_state: { state: PromptStateRow | null } | null;
+    }
+  >(CLAIM_SQL, [frameId, owner, expiresAt, options.readsRealmMappings]);
   const row = rows[0];
   if (!row) return null;
-  return {
-    ...toFrameState(row),
-    isClaimed: row.claimed > 0,
-    ...(row.conversation ? { conversation: { turns: row.conversation.turns, lastCalls: row.conversation.calls.map(toSavedToolCall) } } : {}),
-  };
+  const frame: FrameState = { ...toFrameState(row), isClaimed: row.claimed > 0 };
+  if (row.conversation) frame.conversation = { turns: row.conversation.turns, lastCalls: row.conversation.calls.map(toSavedToolCall) };
+  if (row.status === "queued") {
+    frame.admissionReads = {
+      realmMappings: row.realm_mappings,
+      ...(row.prompt_state ? { promptState: row.prompt_state.state ? toPromptState(row.prompt_state.state) : null } : {}),
+    };
+  }
+  return frame;
 }
 
 export function isLive(status: string): boolean {
@@ -185,6 +201,38 @@ export interface FinishContext {
   notify?: boolean;
   /** Carried to the parent's resumption job. */
   promptOverride?: { loopId: string; version: number } | undefined;
+  /** The step's own job, completed by the same statement (see `JobCompletion`). */
+  completion?: JobCompletion;
+}
+
+/**
+ * A step's own pg-boss job, completed by the statement that records the step's outcome instead of
+ * one of its own: the same fenced update pg-boss makes (only the attempt that holds the job
+ * completes it), on pg-boss's job table. The step's transaction rolls back when `isCompleted` comes
+ * back false. The completion is the last lock that statement takes, as it was when it came last.
+ */
+export interface JobCompletion {
+  queue: string;
+  id: string;
+  retryCount: number;
+  /** Set by the statement that tried to complete the job. */
+  isCompleted?: boolean;
+}
+
+const completionCte = (first: number) => `done as (
+       update pgboss.job set completed_on = pgboss.job_now(), state = 'completed', output = null
+        where name = $${first} and id = $${first + 1}::uuid and retry_count = $${first + 2}::int and state = 'active'
+        returning id
+     )`;
+const completionParams = (completion: JobCompletion | undefined) => (completion ? [completion.queue, completion.id, completion.retryCount] : []);
+function noteCompletion(completion: JobCompletion | undefined, row: { completed?: number } | undefined): void {
+  if (completion) completion.isCompleted = (row?.completed ?? 0) > 0;
+}
+
+/** A turn that waited for tools, completed with their results: saved by the statement of the step's next write. */
+export interface CompletedTurn {
+  turn: number;
+  messages: unknown[];
 }
 
 export interface FinalTurn {
@@ -196,113 +244,178 @@ export interface FinalTurn {
 }
 
 /**
- * Ends a frame (saving its final turn, if any), then either answers its parent's tool call —
- * resuming the parent when it was the last open one of that turn — or, for a root frame, ends
- * the run. Returns false when the frame had already ended (a cancellation, or an earlier
- * attempt of this step).
+ * Ends a frame: one statement saves its final turn (and completes its previous one), ends the
+ * frame, answers the parent's tool call and takes one off the parent's open calls — an UPDATE,
+ * which waits for the parent row and then re-reads its newest version, so siblings answering at
+ * once take turns and exactly one of them sees 0 — or, for a root frame, ends the run. The
+ * NOTIFYs go with it. Only when the parent's turn was saved without a count is it counted in a
+ * statement of its own (see resumeIfLast).
  */
-export async function finishFrame(tx: SqlExecutor, frame: FrameState, outcome: FrameOutcome, usage: TurnUsage, ctx: FinishContext, finalTurn?: FinalTurn): Promise<boolean> {
-  const succeeded = outcome.status === "succeeded";
-  const childError = outcome.error ?? { code: outcome.status, message: `Child loop ${frame.loopId} ${outcome.status}` };
-  // One statement saves the final turn, ends the frame, answers the parent's tool call and locks
-  // the parent row; what is still open is counted in the next one (see resumeIfLast).
-  const { rows } = await tx.query<{ ended: number; turn: number | null; saved: number; parent_status: string | null; parent_loop: string | null; parent_realm: string | null }>(
-    `with t as (
+function finishSql(completes: boolean): string {
+  return `with t as (
        insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
        select $1, $13::int, $14::jsonb, $15, $16, $17, $5 where $13::int is not null
        on conflict do nothing returning turn
+     ), ct as (
+       update conversation_turns set messages = $19::jsonb
+        where $18::int is not null and frame_id = $1 and turn = $18::int and jsonb_array_length(messages) = 1
      ), f as (
        update frames set status = $2, output = $3::jsonb, error = $4::jsonb, ended_at = $5,
               duration_ms = extract(epoch from ($5::timestamptz - coalesce(started_at, $5::timestamptz))) * 1000,
               "authorization" = coalesce($6::jsonb, "authorization"),
               input_tokens = input_tokens + $7, output_tokens = output_tokens + $8, attempts = attempts || $9::jsonb,
               turns = greatest(turns, $10), lease_owner = null, lease_expires_at = null
-        where id = $1 and status in ${LIVE} returning parent_frame_id, parent_tool_call_id
+        where id = $1 and status in ${LIVE} returning parent_frame_id, parent_tool_call_id, input_tokens, output_tokens
      ), tc as (
        update tool_calls set output = $11::jsonb, is_error = $12, ended_at = $5,
               duration_ms = extract(epoch from ($5::timestamptz - started_at)) * 1000
         where frame_id = (select parent_frame_id from f) and id = (select parent_tool_call_id from f) and ended_at is null
         returning turn
      ), p as (
-       select status, loop_id, realm_id from frames where id = (select parent_frame_id from f) and exists (select 1 from tc) for update
-     )
+       update frames set open_tool_calls = open_tool_calls - 1
+        where id = (select parent_frame_id from f) and exists (select 1 from tc)
+        returning status, loop_id, realm_id, open_tool_calls
+     ), n as (
+       select pg_notify('${WORK_CHANNEL}', '') where $21::boolean and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
+     ), r as (
+       update runs set status = $2, output = $3::jsonb, error = $4::jsonb, ended_at = $5,
+              input_tokens = (select coalesce(sum(input_tokens), 0) from frames where run_id = $20::uuid and id <> $1) + (select input_tokens from f),
+              output_tokens = (select coalesce(sum(output_tokens), 0) from frames where run_id = $20::uuid and id <> $1) + (select output_tokens from f)
+        where id = $20::uuid and status in ${LIVE} and exists (select 1 from f where parent_frame_id is null)
+     ), rn as (
+       select pg_notify('${RUN_ENDED_CHANNEL}', $20::uuid::text) where exists (select 1 from f where parent_frame_id is null)
+     )${completes ? `, ${completionCte(22)}` : ""}
      select (select count(*) from f)::int as ended, (select turn from tc) as turn, (select count(*) from t)::int as saved,
-            (select status from p) as parent_status, (select loop_id from p) as parent_loop, (select realm_id from p) as parent_realm`,
-    [
-      frame.id,
-      outcome.status,
-      json(outcome.output),
-      json(outcome.error),
-      outcome.endedAt,
-      json(outcome.authorization ?? null),
-      usage.inputTokens,
-      usage.outputTokens,
-      storableJson(usage.attempts),
-      usage.turns ?? 0,
-      json(succeeded ? outcome.output : { error: childError }),
-      !succeeded,
-      finalTurn?.turn ?? null,
-      finalTurn ? storableJson(finalTurn.messages) : null,
-      finalTurn?.stopReason ?? null,
-      finalTurn?.inputTokens ?? 0,
-      finalTurn?.outputTokens ?? 0,
-    ],
-  );
+            (select status from p) as parent_status, (select loop_id from p) as parent_loop, (select realm_id from p) as parent_realm,
+            (select open_tool_calls from p) as parent_open, ((select count(*) from n) + (select count(*) from rn))::int as notified
+            ${completes ? ", (select count(*) from done)::int as completed" : ""}`;
+}
+const FINISH_SQL = finishSql(false);
+const FINISH_AND_COMPLETE_SQL = finishSql(true);
+
+/**
+ * Ends a frame (saving its final turn, if any), then either answers its parent's tool call —
+ * resuming the parent when it was the last open one of that turn — or, for a root frame, ends
+ * the run. Returns false when the frame had already ended (a cancellation, or an earlier
+ * attempt of this step).
+ */
+export async function finishFrame(
+  tx: SqlExecutor,
+  frame: FrameState,
+  outcome: FrameOutcome,
+  usage: TurnUsage,
+  ctx: FinishContext,
+  finalTurn?: FinalTurn,
+  completedTurn?: CompletedTurn,
+): Promise<boolean> {
+  const succeeded = outcome.status === "succeeded";
+  const childError = outcome.error ?? { code: outcome.status, message: `Child loop ${frame.loopId} ${outcome.status}` };
+  const { rows } = await tx.query<{
+    ended: number;
+    turn: number | null;
+    saved: number;
+    parent_status: string | null;
+    parent_loop: string | null;
+    parent_realm: string | null;
+    parent_open: number | null;
+    completed?: number;
+  }>(ctx.completion ? FINISH_AND_COMPLETE_SQL : FINISH_SQL, [
+    frame.id,
+    outcome.status,
+    json(outcome.output),
+    json(outcome.error),
+    outcome.endedAt,
+    json(outcome.authorization ?? null),
+    usage.inputTokens,
+    usage.outputTokens,
+    storableJson(usage.attempts),
+    usage.turns ?? 0,
+    json(succeeded ? outcome.output : { error: childError }),
+    !succeeded,
+    finalTurn?.turn ?? null,
+    finalTurn ? storableJson(finalTurn.messages) : null,
+    finalTurn?.stopReason ?? null,
+    finalTurn?.inputTokens ?? 0,
+    finalTurn?.outputTokens ?? 0,
+    completedTurn?.turn ?? null,
+    completedTurn ? storableJson(completedTurn.messages) : null,
+    frame.runId,
+    ctx.notify ?? false,
+    ...completionParams(ctx.completion),
+  ]);
   const row = rows[0];
+  noteCompletion(ctx.completion, row);
   if (finalTurn && row?.saved === 0) throw new TurnConflictError(frame.id, finalTurn.turn);
   if (!row || row.ended === 0) return false;
-  if (frame.parentFrameId) {
-    if (row.turn !== null && row.parent_status === "running") {
-      await resumeIfLast(tx, { id: frame.parentFrameId, loopId: row.parent_loop!, realmId: row.parent_realm! }, row.turn, frame.runId, ctx);
-    }
-  } else {
-    await endRun(tx, frame.runId, outcome);
+  if (frame.parentFrameId && row.turn !== null && row.parent_status === "running") {
+    await resumeParent(tx, { id: frame.parentFrameId, loopId: row.parent_loop!, realmId: row.parent_realm!, open: row.parent_open }, row.turn, frame.runId, ctx);
   }
   return true;
 }
 
 /**
  * Answers one tool call of an LLM frame (an MCP tool the model called), resuming the frame
- * when it was the last open call of its turn.
+ * when it was the last open call of its turn: one statement, as in finishFrame.
  */
+function settleSql(completes: boolean): string {
+  return `with tc as (
+       update tool_calls set output = $3::jsonb, is_error = $4, ended_at = $5,
+              duration_ms = extract(epoch from ($5::timestamptz - started_at)) * 1000
+        where frame_id = $1 and id = $2 and ended_at is null returning turn
+     ), p as (
+       update frames set open_tool_calls = open_tool_calls - 1
+        where id = $1 and exists (select 1 from tc)
+        returning status, loop_id, realm_id, open_tool_calls
+     ), n as (
+       select pg_notify('${WORK_CHANNEL}', '') where $6::boolean and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
+     )${completes ? `, ${completionCte(7)}` : ""}
+     select (select turn from tc) as turn, (select status from p) as status, (select loop_id from p) as loop_id, (select realm_id from p) as realm_id,
+            (select open_tool_calls from p) as open, (select count(*) from n)::int as notified
+            ${completes ? ", (select count(*) from done)::int as completed" : ""}`;
+}
+const SETTLE_SQL = settleSql(false);
+const SETTLE_AND_COMPLETE_SQL = settleSql(true);
+
 export async function settleToolCall(
   tx: SqlExecutor,
   call: { frameId: string; toolUseId: string; runId: string; output: unknown; isError: boolean; endedAt: Date },
   ctx: FinishContext,
 ): Promise<void> {
-  const { rows } = await tx.query<{ turn: number }>(
-    `update tool_calls set output = $3::jsonb, is_error = $4, ended_at = $5,
-            duration_ms = extract(epoch from ($5::timestamptz - started_at)) * 1000
-      where frame_id = $1 and id = $2 and ended_at is null returning turn`,
-    [call.frameId, call.toolUseId, json(call.output), call.isError, call.endedAt],
+  const { rows } = await tx.query<{ turn: number | null; status: string | null; loop_id: string | null; realm_id: string | null; open: number | null; completed?: number }>(
+    ctx.completion ? SETTLE_AND_COMPLETE_SQL : SETTLE_SQL,
+    [call.frameId, call.toolUseId, json(call.output), call.isError, call.endedAt, ctx.notify ?? false, ...completionParams(ctx.completion)],
   );
-  const turn = rows[0]?.turn;
-  if (turn === undefined) return;
-  const parent = await tx.query<{ status: string; loop_id: string; realm_id: string }>(`select status, loop_id, realm_id from frames where id = $1 for update`, [call.frameId]);
-  const row = parent.rows[0];
-  if (row?.status === "running") await resumeIfLast(tx, { id: call.frameId, loopId: row.loop_id, realmId: row.realm_id }, turn, call.runId, ctx);
+  const row = rows[0];
+  noteCompletion(ctx.completion, row);
+  if (!row || row.turn === null || row.status !== "running") return;
+  await resumeParent(tx, { id: call.frameId, loopId: row.loop_id!, realmId: row.realm_id!, open: row.open }, row.turn, call.runId, ctx);
 }
 
 /**
- * With the parent row locked, counts what is still open in a statement of its own, so that it
- * sees every answer committed before the lock was granted: two calls answered at once then see
- * each other's answers, and exactly one of them enqueues the parent's next turn.
+ * Enqueues the parent's next turn when the answer just recorded was the last of its turn: its
+ * count of open calls came to 0 (and the statement that took it there sent the NOTIFY). A turn
+ * saved without a count (null), or one the count lost track of (below 0), is counted instead.
+ */
+async function resumeParent(tx: SqlExecutor, parent: { id: string; loopId: string; realmId: string; open: number | null }, turn: number, runId: string, ctx: FinishContext): Promise<void> {
+  if (parent.open === null || parent.open < 0) return resumeIfLast(tx, parent, turn, runId, ctx);
+  if (parent.open > 0) return;
+  await enqueueSteps(ctx.boss, tx, [resumptionJob(parent, turn, runId, ctx)], { notify: false });
+}
+
+function resumptionJob(parent: { id: string; loopId: string; realmId: string }, turn: number, runId: string, ctx: FinishContext): StepJobInsert {
+  return frameStepJob(runId, parent.id, { afterTurn: turn, promptOverride: ctx.promptOverride, group: { id: parent.loopId, tier: parent.realmId } });
+}
+
+/**
+ * With the parent row locked (by the statement that answered the call), counts what is still
+ * open in a statement of its own, so that it sees every answer committed before the lock was
+ * granted: two calls answered at once then see each other's answers, and exactly one of them
+ * enqueues the parent's next turn.
  */
 async function resumeIfLast(tx: SqlExecutor, parent: { id: string; loopId: string; realmId: string }, turn: number, runId: string, ctx: FinishContext): Promise<void> {
   const open = await tx.query<{ open: number }>(`select count(*)::int as open from tool_calls where frame_id = $1 and turn = $2 and ended_at is null`, [parent.id, turn]);
   if ((open.rows[0]?.open ?? 1) > 0) return;
-  await enqueueSteps(ctx.boss, tx, [frameStepJob(runId, parent.id, { afterTurn: turn, promptOverride: ctx.promptOverride, group: { id: parent.loopId, tier: parent.realmId } })], { notify: ctx.notify ?? false });
-}
-
-async function endRun(tx: SqlExecutor, runId: string, outcome: FrameOutcome): Promise<void> {
-  await tx.query(
-    `update runs set status = $2, output = $3::jsonb, error = $4::jsonb, ended_at = $5,
-            input_tokens = (select coalesce(sum(input_tokens), 0) from frames where run_id = $1),
-            output_tokens = (select coalesce(sum(output_tokens), 0) from frames where run_id = $1)
-      where id = $1 and status in ${LIVE}`,
-    [runId, outcome.status, json(outcome.output), json(outcome.error), outcome.endedAt],
-  );
-  await tx.query(`select pg_notify($1, $2)`, [RUN_ENDED_CHANNEL, runId]);
+  await enqueueSteps(ctx.boss, tx, [resumptionJob(parent, turn, runId, ctx)], { notify: ctx.notify ?? false });
 }
 
 export interface PlannedToolCall {
@@ -340,6 +453,8 @@ export interface TurnPlan {
   children: PlannedChild[];
   jobs: StepJobInsert[];
   at: Date;
+  /** The turn before, completed with its tool results by this step and not saved yet. */
+  completedTurn?: CompletedTurn;
 }
 
 /**
@@ -347,7 +462,7 @@ export interface TurnPlan {
  * and enqueues the work. Children and jobs have derived ids, so a replay inserts nothing new.
  * Returns how many calls are still open, or null when the run has already ended.
  */
-export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan, options: { notify?: boolean } = {}): Promise<number | null> {
+export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan, options: { notify?: boolean; completion?: JobCompletion } = {}): Promise<number | null> {
   const { frame, turn } = plan;
   const at = plan.at.toISOString();
   const calls = plan.calls.map((c) => ({
@@ -382,13 +497,52 @@ export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan
     input: c.input ?? null,
     authorization: { ...pending, realm: c.realmId },
   }));
-  const { rows } = await tx.query<{ saved: number; counted: number }>(
-    `with r as (
+  const open = plan.calls.filter((c) => !c.immediate).length;
+  const { rows } = await tx.query<{ saved: number; counted: number; completed?: number }>(options.completion ? SAVE_TURN_AND_COMPLETE_SQL : SAVE_TURN_SQL, [
+    frame.id,
+    frame.runId,
+    plan.children.length,
+    turn,
+    storableJson([plan.assistant]),
+    plan.stopReason,
+    plan.turnTokens.inputTokens,
+    plan.turnTokens.outputTokens,
+    plan.at,
+    storableJson(calls),
+    frame.depth + 1,
+    storableJson(frame.run.identity),
+    storableJson(children),
+    plan.usage.inputTokens,
+    plan.usage.outputTokens,
+    storableJson(plan.usage.attempts),
+    open,
+    plan.completedTurn?.turn ?? null,
+    plan.completedTurn ? storableJson(plan.completedTurn.messages) : null,
+    (options.notify ?? false) && plan.jobs.length > 0,
+    ...completionParams(options.completion),
+  ]);
+  const row = rows[0];
+  noteCompletion(options.completion, row);
+  if (!row || row.counted === 0) return null;
+  if (row.saved === 0) throw new TurnConflictError(frame.id, turn);
+  await enqueueSteps(boss, tx, plan.jobs, { notify: false });
+  return open;
+}
+
+/**
+ * One statement saves the turn (completing the one before it), its tool calls and child frames,
+ * and the count of calls left open, and sends the NOTIFY for the jobs enqueued next.
+ */
+function saveTurnSql(completes: boolean): string {
+  return `with r as (
        update runs set frame_count = frame_count + $3 where id = $2 and status in ${LIVE} returning frame_count
      ), t as (
        insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
        select $1, $4, $5::jsonb, $6, $7, $8, $9 where exists (select 1 from r)
        on conflict do nothing returning turn
+     ), ct as (
+       update conversation_turns set messages = $19::jsonb
+        where $18::int is not null and frame_id = $1 and turn = $18::int and jsonb_array_length(messages) = 1
      ), c as (
        insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
        select $1, x.id, $2, $4, x.position, x.name, x.kind, x.input, x.output, x.is_error, x.child_frame_id, $9, x.ended_at, x.duration_ms
@@ -407,35 +561,16 @@ export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan
        on conflict do nothing
      ), u as (
        update frames set input_tokens = input_tokens + $14, output_tokens = output_tokens + $15, attempts = attempts || $16::jsonb,
-              turns = greatest(turns, $4), lease_owner = null, lease_expires_at = null
+              turns = greatest(turns, $4), open_tool_calls = $17, lease_owner = null, lease_expires_at = null
         where id = $1 and exists (select 1 from t)
-     )
-     select (select count(*) from t)::int as saved, (select count(*) from r)::int as counted`,
-    [
-      frame.id,
-      frame.runId,
-      plan.children.length,
-      turn,
-      storableJson([plan.assistant]),
-      plan.stopReason,
-      plan.turnTokens.inputTokens,
-      plan.turnTokens.outputTokens,
-      plan.at,
-      storableJson(calls),
-      frame.depth + 1,
-      storableJson(frame.run.identity),
-      storableJson(children),
-      plan.usage.inputTokens,
-      plan.usage.outputTokens,
-      storableJson(plan.usage.attempts),
-    ],
-  );
-  const row = rows[0];
-  if (!row || row.counted === 0) return null;
-  if (row.saved === 0) throw new TurnConflictError(frame.id, turn);
-  await enqueueSteps(boss, tx, plan.jobs, options);
-  return plan.calls.filter((c) => !c.immediate).length;
+     ), n as (
+       select pg_notify('${WORK_CHANNEL}', '') where $20::boolean and exists (select 1 from t)
+     )${completes ? `, ${completionCte(21)}` : ""}
+     select (select count(*) from t)::int as saved, (select count(*) from r)::int as counted, (select count(*) from n)::int as notified
+            ${completes ? ", (select count(*) from done)::int as completed" : ""}`;
 }
+const SAVE_TURN_SQL = saveTurnSql(false);
+const SAVE_TURN_AND_COMPLETE_SQL = saveTurnSql(true);
 
 /** Another attempt of the same step saved this turn first; this attempt's answer is dropped. */
 export class TurnConflictError extends Error {
@@ -470,6 +605,23 @@ const CALLS_JSON = `coalesce((select json_agg(json_build_object('id', tc.id, 'po
   'isError', tc.is_error, 'endedAt', tc.ended_at, 'childFrameId', tc.child_frame_id) order by tc.position)
   from tool_calls tc where tc.frame_id = $1 and tc.turn = (select max(t.turn) from conversation_turns t where t.frame_id = $1)), '[]')`;
 
+/**
+ * A queued frame comes with what its admission reads — its realm's mappings and, for an LLM loop,
+ * its prompt state — from the same snapshot as the frame: read when the frame is started, in the
+ * round trip that claims it.
+ */
+const CLAIM_SQL = `with c as (
+       update frames set lease_owner = $2, lease_expires_at = $3 where id = $1 and status = 'running' returning id
+     )
+     select ${FRAME_COLUMNS}, (select count(*) from c)::int as claimed,
+            case when f.status = 'running' and f.loop_type = 'llm' then json_build_object('turns', ${TURNS_JSON}, 'calls', ${CALLS_JSON}) end as conversation,
+            case when f.status = 'queued' and $4::boolean then
+              (select case when count(*) <= ${MAX_CLAIMED_MAPPINGS} then coalesce(json_agg(json_build_object('groupDn', m.group_dn, 'role', m.role)), '[]') end
+                 from realm_mappings m where m.realm_id = f.realm_id) end as realm_mappings,
+            case when f.status = 'queued' and f.loop_type = 'llm' then
+              json_build_object('state', (select row_to_json(s) from (${promptStateSql("f.loop_id")}) s)) end as prompt_state
+       from frames f join runs r on r.id = f.run_id where f.id = $1`;
+
 function toSavedToolCall(call: RawToolCall): SavedToolCall {
   return { ...call, endedAt: call.endedAt === null ? null : new Date(call.endedAt) };
 }
@@ -489,15 +641,6 @@ export async function loadToolCall(db: SqlExecutor, frameId: string, toolUseId: 
   const r = rows[0];
   if (!r) return null;
   return { id: r.id, position: r.position, name: r.name, kind: r.kind, input: r.input, output: r.output, isError: r.is_error, endedAt: date(r.ended_at), childFrameId: r.child_frame_id, turn: r.turn };
-}
-
-/** Completes a turn that waited for tools: the tool results join the assistant message. */
-export async function completeToolTurn(db: SqlExecutor, frameId: string, turn: number, messages: unknown[]): Promise<void> {
-  await db.query(`update conversation_turns set messages = $3::jsonb where frame_id = $1 and turn = $2 and jsonb_array_length(messages) = 1`, [
-    frameId,
-    turn,
-    storableJson(messages),
-  ]);
 }
 
 export interface RunEnding {

@@ -26,7 +26,9 @@ import type {
   RegisteredLoop,
   SecretResolver,
 } from "../runtime/types";
-import type { LoopCatalog } from "./catalog";
+import { createRealmAuthorizer } from "../runtime/authorizer";
+import { selectPrompt, type ResolvedPrompt } from "../runtime/prompt-selection";
+import { rolesOfGroups, type LoopCatalog, type RealmMapping } from "./catalog";
 import { childFrameId, derivedId } from "./ids";
 import { isWithinConcurrency, type ClusterLimits, type ModelRateLimiter } from "./limits";
 import { enqueueSteps, frameStepJob, STEP_QUEUE, toolStepJob, type StepJob, type StepJobInsert } from "./queue";
@@ -34,7 +36,6 @@ import { bossDb, type SqlDatabase, type SqlExecutor } from "./sql";
 import {
   admitFrame,
   claimFrame,
-  completeToolTurn,
   endRunEarly,
   finishFrame,
   isLive,
@@ -43,8 +44,10 @@ import {
   loadConversation,
   saveToolTurn,
   settleToolCall,
+  type CompletedTurn,
   type FinishContext,
   type FrameOutcome,
+  type JobCompletion,
   type FrameState,
   type PlannedChild,
   type PlannedToolCall,
@@ -64,6 +67,11 @@ export interface StepDeps {
   http: HttpClient;
   clock: Clock;
   authorizer: Authorizer;
+  /**
+   * The authorizer is the realm authorizer over the stored mappings: the statement that claims a
+   * queued frame then reads its realm's mappings too, and they decide the frame.
+   */
+  isRealmAuthorizer: boolean;
   secrets: SecretResolver;
   validator: SchemaValidator;
   workerId: string;
@@ -115,11 +123,17 @@ export async function runStep(deps: StepDeps, step: StepRun): Promise<void> {
   return runFrameStep(deps, step, data);
 }
 
-/** Runs `write` and completes the step's job in one transaction, only if this attempt still holds it. */
-async function commitStep(deps: StepDeps, job: StepJobRef, write: (tx: SqlExecutor) => Promise<void>): Promise<void> {
+/**
+ * Runs `write` and completes the step's job in one transaction, only if this attempt still holds
+ * it. A write that records the step's outcome passes `completion` on to its statement, which then
+ * completes the job too; otherwise the job is completed by a statement of its own.
+ */
+async function commitStep(deps: StepDeps, job: StepJobRef, write: (tx: SqlExecutor, completion: JobCompletion) => Promise<void>): Promise<void> {
   await deps.db.transaction(async (tx) => {
-    await write(tx);
-    await completeJob(deps, tx, job);
+    const completion: JobCompletion = { queue: STEP_QUEUE, id: job.id, retryCount: job.retryCount };
+    await write(tx, completion);
+    if (completion.isCompleted === undefined) await completeJob(deps, tx, job);
+    else if (!completion.isCompleted) throw new StepSupersededError(job.id);
   });
 }
 
@@ -128,9 +142,9 @@ async function completeJob(deps: StepDeps, tx: SqlExecutor, job: StepJobRef): Pr
   if (result.affected === 0) throw new StepSupersededError(job.id);
 }
 
-/** Nothing to do (the frame or the run has already ended): just settle the job. */
+/** Nothing to do (the frame or the run has already ended): just settle the job, a statement on its own. */
 function finishJob(deps: StepDeps, job: StepJobRef): Promise<void> {
-  return commitStep(deps, job, async () => {});
+  return completeJob(deps, deps.db, job);
 }
 
 /** Hands the step back with a delay, without spending one of its retries. */
@@ -207,7 +221,7 @@ function validationMessage(issues: { path: string; message: string }[]): string 
 // Frame steps: admission, HTTP and MCP loops, and each turn of an LLM loop.
 
 async function runFrameStep(deps: StepDeps, step: StepRun, data: Extract<StepJob, { kind: "frame" }>): Promise<void> {
-  const frame = await claimFrame(deps.db, data.frameId, deps.workerId, new Date(deps.clock.now().getTime() + deps.leaseMs));
+  const frame = await claimFrame(deps.db, data.frameId, deps.workerId, new Date(deps.clock.now().getTime() + deps.leaseMs), { readsRealmMappings: deps.isRealmAuthorizer });
   if (!frame || !isLive(frame.status)) return finishJob(deps, step.job);
   step.describe({ frameId: frame.id, loopId: frame.loopId, runId: frame.runId });
   // A replay's prompt version travels with its steps; the run's row has it for the steps that lost it.
@@ -216,8 +230,8 @@ async function runFrameStep(deps: StepDeps, step: StepRun, data: Extract<StepJob
   if (!isLive(frame.run.status) || (frame.parentStatus !== null && !isLive(frame.parentStatus))) {
     // Frames spawned as the run or their parent ended (a parent's timeout): they never start.
     const message = isLive(frame.run.status) ? "Its parent frame had already ended" : "The run had already ended";
-    return commitStep(deps, step.job, async (tx) => {
-      await finishFrame(tx, frame, { status: "cancelled", output: null, error: { code: "cancelled", message }, endedAt: deps.clock.now() }, emptyUsage(), finishCtx);
+    return commitStep(deps, step.job, async (tx, completion) => {
+      await finishFrame(tx, frame, { status: "cancelled", output: null, error: { code: "cancelled", message }, endedAt: deps.clock.now() }, emptyUsage(), { ...finishCtx, completion });
     });
   }
   if (frame.run.deadlineAt && frame.run.deadlineAt.getTime() <= deps.clock.now().getTime()) {
@@ -228,8 +242,8 @@ async function runFrameStep(deps: StepDeps, step: StepRun, data: Extract<StepJob
   const revision = await deps.catalog.revision(frame.loopId, frame.loopRevision);
   if (!revision) {
     const error = { code: "loop_not_found", message: `Revision ${frame.loopRevision} of loop "${frame.loopId}" does not exist` };
-    return commitStep(deps, step.job, async (tx) => {
-      await finishFrame(tx, frame, { status: "failed", output: null, error, endedAt: deps.clock.now() }, emptyUsage(), finishCtx);
+    return commitStep(deps, step.job, async (tx, completion) => {
+      await finishFrame(tx, frame, { status: "failed", output: null, error, endedAt: deps.clock.now() }, emptyUsage(), { ...finishCtx, completion });
     });
   }
   const { definition } = revision;
@@ -274,14 +288,22 @@ async function admit(
   finishCtx: FinishContext,
 ): Promise<{ startedAt: Date; prompt: PromptVersion | null; isFresh: boolean } | null> {
   const identity = frame.run.identity;
-  const override = finishCtx.promptOverride?.loopId === frame.loopId ? { version: finishCtx.promptOverride.version } : {};
-  // The prompt is read alongside the authorization (and used only if it allows the call).
-  const resolving = definition.type === "llm" ? deps.store.resolvePrompt(frame.loopId, { subject: identity.subject, input: frame.input, ...override }) : Promise.resolve(null);
+  const reads = frame.admissionReads;
+  const context = { subject: identity.subject, input: frame.input };
+  const isReplayed = finishCtx.promptOverride?.loopId === frame.loopId;
+  // The prompt is read alongside the authorization (and used only if it allows the call); both
+  // usually came with the claim.
+  let resolving: Promise<ResolvedPrompt | null>;
+  if (definition.type !== "llm") resolving = Promise.resolve(null);
+  else if (isReplayed) resolving = deps.store.resolvePrompt(frame.loopId, { ...context, version: finishCtx.promptOverride!.version });
+  else if (reads?.promptState !== undefined) resolving = Promise.resolve(reads.promptState ? selectPrompt(reads.promptState, context) : null);
+  else resolving = deps.store.resolvePrompt(frame.loopId, context);
   resolving.catch(() => {});
-  const decision = await deps.authorizer.authorize({ identity, realm: frame.realmId, action: "invoke", loopId: frame.loopId });
+  const authorizer = deps.isRealmAuthorizer && reads?.realmMappings ? claimedRealmAuthorizer(deps, reads.realmMappings) : deps.authorizer;
+  const decision = await authorizer.authorize({ identity, realm: frame.realmId, action: "invoke", loopId: frame.loopId });
   const refuse = async (status: FrameStatus, error: FrameError, authorization: AuthorizationDecision) => {
-    await commitStep(deps, step.job, async (tx) => {
-      await finishFrame(tx, frame, { status, output: null, error, endedAt: deps.clock.now(), authorization }, emptyUsage(), finishCtx);
+    await commitStep(deps, step.job, async (tx, completion) => {
+      await finishFrame(tx, frame, { status, output: null, error, endedAt: deps.clock.now(), authorization }, emptyUsage(), { ...finishCtx, completion });
     });
     return null;
   };
@@ -341,6 +363,12 @@ async function admit(
   return { startedAt, prompt, isFresh: true };
 }
 
+/** The realm authorizer, answered from the mappings of the frame's realm that came with its claim. */
+function claimedRealmAuthorizer(deps: StepDeps, mappings: RealmMapping[]): Authorizer {
+  const roles: Pick<RuntimeStore, "getRealmRoles"> = { getRealmRoles: async (_realm, groups) => rolesOfGroups(mappings, groups) };
+  return createRealmAuthorizer({ store: roles as RuntimeStore, clock: deps.clock });
+}
+
 /** How an aborted or failed dispatch ends the frame; null when the step must stop without an outcome. */
 async function failureOutcome(deps: StepDeps, frame: FrameState, signal: AbortSignal, caught: unknown): Promise<Pick<FrameOutcome, "status" | "error"> | null> {
   const reason: unknown = signal.aborted ? signal.reason : caught;
@@ -391,8 +419,8 @@ async function runLeafFrame(
     if (!failed) return finishJob(deps, step.job);
     outcome = { ...failed, output: null };
   }
-  await commitStep(deps, step.job, async (tx) => {
-    await finishFrame(tx, frame, { ...outcome, endedAt: deps.clock.now() }, usage, finishCtx);
+  await commitStep(deps, step.job, async (tx, completion) => {
+    await finishFrame(tx, frame, { ...outcome, endedAt: deps.clock.now() }, usage, { ...finishCtx, completion });
   });
   if (outcome.status === "succeeded") notifySucceeded(deps, frame, outcome.output);
 }
@@ -459,9 +487,9 @@ async function runLlmTurns(
   };
 
   const end = async (outcome: Pick<FrameOutcome, "status" | "output" | "error">, finalTurn?: { turn: number; message: ModelMessage; stopReason: string; inputTokens: number; outputTokens: number }) => {
-    await commitStep(deps, step.job, async (tx) => {
+    await commitStep(deps, step.job, async (tx, completion) => {
       const saved = finalTurn ? { turn: finalTurn.turn, messages: [finalTurn.message], stopReason: finalTurn.stopReason, inputTokens: finalTurn.inputTokens, outputTokens: finalTurn.outputTokens } : undefined;
-      await finishFrame(tx, frame, { ...outcome, endedAt: deps.clock.now() }, { ...usage, turns: finalTurn?.turn ?? 0 }, finishCtx, saved);
+      await finishFrame(tx, frame, { ...outcome, endedAt: deps.clock.now() }, { ...usage, turns: finalTurn?.turn ?? 0 }, { ...finishCtx, completion }, saved, completedTurn);
     });
     if (outcome.status === "succeeded") notifySucceeded(deps, frame, outcome.output);
   };
@@ -474,7 +502,8 @@ async function runLlmTurns(
   let bindings: Map<string, ToolBinding>;
   let messages: ModelMessage[];
   let turn: number;
-  let saving: Promise<void> | undefined;
+  // A turn completed with its tool results here is saved by this step's next write.
+  let completedTurn: CompletedTurn | undefined;
   try {
     // The tools' loops come from the catalog: a turn costs no query per tool.
     bindings = await bindTools({ loop, prompt, input: frame.input, savedTurns: [] }, { store: { getLoop: (id) => deps.catalog.current(id) } }, ctx);
@@ -486,7 +515,7 @@ async function runLlmTurns(
     if (resumed.kind === "finished") return end({ status: "succeeded", output: resumed.output, error: null });
     messages = resumed.messages;
     turn = resumed.nextTurn;
-    saving = resumed.saving;
+    completedTurn = resumed.completedTurn;
   } catch (caught) {
     return fail(caught);
   }
@@ -517,11 +546,8 @@ async function runLlmTurns(
       );
       response = parseResponse(await Promise.race([call, abortion(signal)]));
     } catch (caught) {
-      await saving;
       return fail(caught);
     }
-    await saving;
-    saving = undefined;
     usage.inputTokens += response.usage.input_tokens;
     usage.outputTokens += response.usage.output_tokens;
     const assistant: ModelMessage = { role: "assistant", content: response.content as ModelContentBlock[] };
@@ -549,11 +575,23 @@ async function runLlmTurns(
     try {
       const plan = await planToolCalls(deps, frame, toolUses, bindings, finishCtx.promptOverride);
       calls = plan.calls;
-      const turnPlan = { frame, turn, assistant, stopReason: "tool_use", turnTokens: turnUsage, usage, calls, children: plan.children, jobs: plan.jobs, at: deps.clock.now() };
+      const turnPlan = {
+        frame,
+        turn,
+        assistant,
+        stopReason: "tool_use",
+        turnTokens: turnUsage,
+        usage,
+        calls,
+        children: plan.children,
+        jobs: plan.jobs,
+        at: deps.clock.now(),
+        ...(completedTurn ? { completedTurn } : {}),
+      };
       if (plan.jobs.length > 0) {
         // Saved, enqueued and this job completed together; if the run ended meanwhile, only the job is.
-        await commitStep(deps, step.job, async (tx) => {
-          await saveToolTurn(tx, deps.boss, turnPlan, { notify: deps.shouldNotifyPeers() });
+        await commitStep(deps, step.job, async (tx, completion) => {
+          await saveToolTurn(tx, deps.boss, turnPlan, { notify: deps.shouldNotifyPeers(), completion });
         });
         // The children and tool calls run on any worker; the last one to end enqueues the next turn.
         return;
@@ -567,7 +605,7 @@ async function runLlmTurns(
     usage = emptyUsage();
     ctx.recordAttempt = (attempt) => usage.attempts.push(attempt);
     const results: ModelMessage = { role: "user", content: calls.map((c) => toolResultBlock(c.id, c.kind, c.immediate?.output, c.immediate?.isError ?? true)) };
-    await completeToolTurn(deps.db, frame.id, turn, [assistant, results]);
+    completedTurn = { turn, messages: [assistant, results] };
     messages.push(assistant, results);
   }
   return end({ status: "failed", output: null, error: { code: "max_turns_exceeded", message: `No final answer after ${definition.llm.maxTurns} turns (llm.maxTurns)` } });
@@ -576,8 +614,8 @@ async function runLlmTurns(
 type Resumed =
   | { kind: "waiting" }
   | { kind: "finished"; output: unknown }
-  /** `saving`: the tool results being written into the last turn, while the next one is asked for. */
-  | { kind: "continue"; messages: ModelMessage[]; nextTurn: number; saving?: Promise<void> };
+  /** `completedTurn`: the last turn with its tool results, for the step's next write to save. */
+  | { kind: "continue"; messages: ModelMessage[]; nextTurn: number; completedTurn?: CompletedTurn };
 
 /**
  * Rebuilds the conversation from the saved turns. A turn whose tools are all answered gets its
@@ -610,10 +648,8 @@ async function resumeConversation(deps: StepDeps, step: StepRun, frame: FrameSta
   }
   const results: ModelMessage = { role: "user", content: calls.map((c) => toolResultBlock(c.id, c.kind, c.output, c.isError)) };
   const assistant = last.messages[0] as ModelMessage;
-  const saving = completeToolTurn(deps.db, frame.id, last.turn, [assistant, results]);
-  saving.catch(() => {});
   messages.push(results);
-  return { kind: "continue", messages, nextTurn: last.turn + 1, saving };
+  return { kind: "continue", messages, nextTurn: last.turn + 1, completedTurn: { turn: last.turn, messages: [assistant, results] } };
 }
 
 /** The tool_result the model sees, rebuilt from what the tool call recorded. */
@@ -728,7 +764,7 @@ async function runToolStep(deps: StepDeps, step: StepRun, data: Extract<StepJob,
       dispose();
     }
   }
-  await commitStep(deps, step.job, async (tx) => {
-    await settleToolCall(tx, { frameId: frame.id, toolUseId: call.id, runId: frame.runId, output, isError, endedAt: deps.clock.now() }, { boss: deps.boss, notify: deps.shouldNotifyPeers() });
+  await commitStep(deps, step.job, async (tx, completion) => {
+    await settleToolCall(tx, { frameId: frame.id, toolUseId: call.id, runId: frame.runId, output, isError, endedAt: deps.clock.now() }, { boss: deps.boss, notify: deps.shouldNotifyPeers(), completion });
   });
 }

@@ -138,6 +138,7 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
     http: options.http ?? defaultHttpClient,
     clock,
     authorizer: options.authorizer ?? createRealmAuthorizer({ store, clock }),
+    isRealmAuthorizer: options.authorizer === undefined,
     secrets: options.secrets ?? { resolve: () => undefined },
     validator: createSchemaValidator(),
     workerId: id,

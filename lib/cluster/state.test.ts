@@ -1,0 +1,208 @@
+import type { PgBoss } from "pg-boss";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertPromptVersion, lockLoopForPrompts, moveActivePromptVersion } from "../../db/queries/prompts";
+import { addRealmMapping, removeRealmMapping } from "../../db/queries/realms";
+import { createAnthropicModelClient } from "../runtime/anthropic-model-client";
+import { createMcpClientFactory } from "../runtime/mcp/client-factory";
+import type { Identity } from "../runtime/types";
+import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
+import { createClusterExecutor, type ClusterExecutor } from "./executor";
+import { childFrameId } from "./ids";
+import { createBoss, ensureQueues, frameStepJob, type StepJobInsert } from "./queue";
+import { handleDatabase, type SqlDatabase } from "./sql";
+import { admitFrame, claimFrame, finishFrame, loadFrame, saveToolTurn, type FinishContext, type FrameState } from "./state";
+import { startWorker, type ClusterWorker } from "./worker";
+
+const isPostgresSkipped = process.env.LOOPSTACKS_TEST_SKIP_POSTGRES === "1";
+
+describe.skipIf(isPostgresSkipped)("resuming a parent when its last tool call is answered, on PostgreSQL", () => {
+  let rt: TestRuntime;
+  let db: SqlDatabase;
+  let boss: PgBoss;
+  let executor: ClusterExecutor;
+  let operator: Identity;
+  /** Ids of the jobs enqueued through `ctx`, in order. */
+  const enqueued: string[] = [];
+  let ctx: FinishContext;
+
+  beforeAll(async () => {
+    rt = await createTestRuntime("postgres");
+    operator = await rt.grant("clinic", "operator", "pat");
+    await rt.registry.registerMany([
+      { id: "leaf", type: "llm", realm: "clinic", llm: { model: "claude-test" } },
+      { id: "parent", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "ask", loopRef: "leaf" }] } },
+    ]);
+    db = handleDatabase(rt.database);
+    boss = createBoss({ handle: rt.database }, { supervise: false });
+    await boss.start();
+    await ensureQueues(boss);
+    // No worker runs here: the test plays the steps' writes itself.
+    executor = await createClusterExecutor({ handle: rt.database, store: rt.store, boss, pollMs: 60_000 });
+    const counting = {
+      insert: (name: string, jobs: StepJobInsert[], options: unknown) => {
+        enqueued.push(...jobs.map((j) => j.id));
+        return boss.insert(name, jobs as Parameters<PgBoss["insert"]>[1], options as Parameters<PgBoss["insert"]>[2]);
+      },
+    };
+    ctx = { boss: counting as unknown as PgBoss };
+  });
+
+  afterAll(async () => {
+    await executor?.close();
+    await boss?.stop({ graceful: false, close: false });
+    await rt?.closeAll();
+  });
+
+  /** A running parent whose first turn asked for two children, both still queued. */
+  async function parentWaitingForTwo(): Promise<{ parent: FrameState; children: FrameState[]; resumption: string }> {
+    const { runId } = await executor.start("parent", {}, { identity: operator });
+    const { rows } = await db.query<{ id: string }>(`select id from frames where run_id = $1 and depth = 0`, [runId]);
+    const parentId = rows[0]!.id;
+    const queued = (await claimFrame(db, parentId, "test", new Date(Date.now() + 60_000), { readsRealmMappings: true }))!;
+    const at = new Date();
+    const authorization = { allowed: true, action: "invoke" as const, realm: "clinic", role: "operator" as const, via: "test", reason: "test", checkedAt: at.toISOString() };
+    expect(await admitFrame(db, queued, { authorization, promptVersion: null, promptChoice: null, model: "claude-test", startedAt: at, leaseOwner: "test", leaseExpiresAt: new Date(Date.now() + 60_000) })).toBe(true);
+    const parent = (await loadFrame(db, parentId))!;
+    const calls = ["toolu_a", "toolu_b"].map((id, position) => ({ id, position, name: "ask", kind: "loop" as const, input: {}, childFrameId: childFrameId(parentId, id) }));
+    const open = await db.transaction((tx) =>
+      saveToolTurn(tx, boss, {
+        frame: parent,
+        turn: 1,
+        assistant: { role: "assistant", content: calls.map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: {} })) },
+        stopReason: "tool_use",
+        turnTokens: { inputTokens: 0, outputTokens: 0 },
+        usage: { inputTokens: 0, outputTokens: 0, attempts: [] },
+        calls,
+        children: calls.map((c) => ({ id: c.childFrameId, toolUseId: c.id, realmId: "clinic", loopId: "leaf", loopRevision: 1, loopType: "llm", input: {} })),
+        jobs: [],
+        at,
+      }),
+    );
+    expect(open).toBe(2);
+    const children = await Promise.all(calls.map(async (c) => (await loadFrame(db, c.childFrameId))!));
+    return { parent, children, resumption: frameStepJob(runId, parentId, { afterTurn: 1 }).id };
+  }
+
+  const succeed = (tx: Parameters<Parameters<SqlDatabase["transaction"]>[0]>[0], child: FrameState) =>
+    finishFrame(tx, child, { status: "succeeded", output: "answer", error: null, endedAt: new Date() }, { inputTokens: 0, outputTokens: 0, attempts: [] }, ctx);
+
+  async function openCount(frameId: string): Promise<number | null> {
+    const { rows } = await db.query<{ open: number | null }>(`select open_tool_calls as open from frames where id = $1`, [frameId]);
+    return rows[0]!.open;
+  }
+
+  it("resumes the parent exactly once when two children end at the same moment", async () => {
+    const { parent, children, resumption } = await parentWaitingForTwo();
+    expect(await openCount(parent.id)).toBe(2);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let firstAnswered!: () => void;
+    const answered = new Promise<void>((resolve) => (firstAnswered = resolve));
+    // The first child's transaction answers its call and holds the parent row until released.
+    const first = db.transaction(async (tx) => {
+      await succeed(tx, children[0]!);
+      firstAnswered();
+      await held;
+    });
+    await answered;
+    let isSecondDone = false;
+    const second = db.transaction((tx) => succeed(tx, children[1]!)).finally(() => (isSecondDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The second waits for the parent row; once it has it, it sees the first answer.
+    expect(isSecondDone).toBe(false);
+    release();
+    await Promise.all([first, second]);
+    expect(enqueued.filter((id) => id === resumption)).toHaveLength(1);
+    expect(await openCount(parent.id)).toBe(0);
+    const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from pgboss.job where id = $1`, [resumption]);
+    expect(rows[0]!.n).toBe(1);
+  });
+
+  it("resumes a parent whose turn was saved without a count of open calls (before the column existed)", async () => {
+    const { parent, children, resumption } = await parentWaitingForTwo();
+    await db.query(`update frames set open_tool_calls = null where id = $1`, [parent.id]);
+    await db.transaction((tx) => succeed(tx, children[0]!));
+    expect(enqueued).not.toContain(resumption);
+    await db.transaction((tx) => succeed(tx, children[1]!));
+    expect(enqueued.filter((id) => id === resumption)).toHaveLength(1);
+    expect(await openCount(parent.id)).toBeNull();
+  });
+
+  it("answers nothing twice: a replayed ending neither counts again nor resumes again", async () => {
+    const { parent, children, resumption } = await parentWaitingForTwo();
+    await db.transaction((tx) => succeed(tx, children[0]!));
+    expect(await db.transaction((tx) => succeed(tx, children[0]!))).toBe(false);
+    expect(await openCount(parent.id)).toBe(1);
+    expect(enqueued).not.toContain(resumption);
+    await db.transaction((tx) => succeed(tx, children[1]!));
+    await db.transaction((tx) => succeed(tx, children[1]!));
+    expect(enqueued.filter((id) => id === resumption)).toHaveLength(1);
+    expect(await openCount(parent.id)).toBe(0);
+  });
+});
+
+describe.skipIf(isPostgresSkipped)("what a worker reads when it starts a frame, on PostgreSQL", () => {
+  let rt: TestRuntime;
+  let worker: ClusterWorker;
+  let executor: ClusterExecutor;
+  let operator: Identity;
+  let afterTurn: (() => Promise<void>) | null = null;
+
+  beforeAll(async () => {
+    rt = await createTestRuntime("postgres");
+    operator = await rt.grant("clinic", "operator", "pat");
+    await rt.registry.registerMany([
+      { id: "leaf", type: "llm", realm: "clinic", llm: { model: "claude-test", systemPrompt: "First prompt." } },
+      { id: "asker", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "ask", loopRef: "leaf" }] } },
+    ]);
+    rt.model.setScript("leaf", () => ({ text: "leaf answer" }));
+    // The asker's first turn changes what the database holds, then asks its child.
+    rt.model.setScript("asker", async (_req, { turn }) => {
+      if (turn > 0) return { text: "asker done" };
+      await afterTurn?.();
+      return { toolUses: [{ name: "ask", input: {} }] };
+    });
+    worker = await startWorker({ handle: rt.database, model: createAnthropicModelClient({ apiKey: "test", baseURL: rt.model.url }), mcp: createMcpClientFactory(), concurrency: 4, heartbeatMs: 500 });
+    executor = await createClusterExecutor({ handle: rt.database, store: rt.store, pollMs: 200 });
+  });
+
+  afterAll(async () => {
+    await executor?.close();
+    await worker?.stop({ graceMs: 1_000 });
+    await rt?.closeAll();
+  });
+
+  it("runs the child on the prompt version promoted while its parent was asking the model", async () => {
+    afterTurn = async () => {
+      await rt.database.db.transaction(async (tx) => {
+        await lockLoopForPrompts(tx, "leaf");
+        const next = await insertPromptVersion(tx, { loopId: "leaf", systemPrompt: "Second prompt.", params: {}, author: "test", message: "newer" });
+        await moveActivePromptVersion(tx, { loopId: "leaf", kind: "promotion", fromVersion: 1, toVersion: next.version, actor: "test", reason: "test", at: new Date() });
+      });
+    };
+    const result = await executor.run("asker", {}, { identity: operator });
+    expect(result.status).toBe("succeeded");
+    const [child] = result.trace.children;
+    expect(child).toMatchObject({ status: "succeeded", prompt: { version: 2, reason: "active" } });
+    expect((rt.model.requests.find((r) => r.frameId === child!.id)?.body as { system?: string }).system).toBe("Second prompt.");
+  });
+
+  it("denies the child when the caller's mapping was removed while its parent was asking the model, and allows the next frame once it is back", async () => {
+    const group = operator.groups[0]!;
+    afterTurn = async () => {
+      await removeRealmMapping(rt.database.db, { realmId: "clinic", groupDn: group, role: "operator" });
+    };
+    const denied = await executor.run("asker", {}, { identity: operator });
+    expect(denied.status).toBe("succeeded");
+    expect(denied.trace.authorization.allowed).toBe(true);
+    expect(denied.trace.children[0]).toMatchObject({ status: "denied", authorization: { allowed: false, realm: "clinic" } });
+
+    const refused = await executor.run("asker", {}, { identity: operator });
+    expect(refused.status).toBe("denied");
+    afterTurn = null;
+    await addRealmMapping(rt.database.db, { realmId: "clinic", groupDn: group, role: "operator", createdBy: "test" });
+    const allowed = await executor.run("asker", {}, { identity: operator });
+    expect(allowed.status).toBe("succeeded");
+    expect(allowed.trace.children[0]).toMatchObject({ status: "succeeded", authorization: { allowed: true, role: "operator" } });
+  });
+});
