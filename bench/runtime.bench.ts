@@ -8,11 +8,13 @@
  * process exits).
  *
  * For a quicker look while working on the runtime: LOOPSTACKS_BENCH_DATABASES=pglite-memory
- * (comma-separated ids below), LOOPSTACKS_BENCH_RUNS=5, LOOPSTACKS_BENCH_WARMUP=1.
+ * (comma-separated ids below), LOOPSTACKS_BENCH_RUNS=5, LOOPSTACKS_BENCH_WARMUP=1; to profile the
+ * executor runs, LOOPSTACKS_BENCH_PROFILE_DIR=<dir>.
  */
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import inspector from "node:inspector";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -359,6 +361,32 @@ function cpuMs(usage: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1000;
 }
 
+/**
+ * With LOOPSTACKS_BENCH_PROFILE_DIR set, every executor run and every bare run on undici is
+ * CPU-profiled (V8's sampling profiler) into that directory, one `.cpuprofile` per run named
+ * after its kind, so that the two can be compared function by function.
+ */
+function createRunProfiler(dir: string | undefined, kind: string): { start(): Promise<void>; stop(): Promise<void> } | null {
+  if (!dir) return null;
+  mkdirSync(dir, { recursive: true });
+  const session = new inspector.Session();
+  session.connect();
+  const post = <T>(method: string, params?: object) =>
+    new Promise<T>((resolvePost, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolvePost(result as T))));
+  let count = 0;
+  return {
+    async start() {
+      await post("Profiler.enable");
+      await post("Profiler.setSamplingInterval", { interval: 200 });
+      await post("Profiler.start");
+    },
+    async stop() {
+      const { profile } = await post<{ profile: unknown }>("Profiler.stop");
+      writeFileSync(join(dir, `${kind}-${process.pid}-${++count}.cpuprofile`), JSON.stringify(profile));
+    },
+  };
+}
+
 function collectGarbage(): void {
   globalThis.gc?.();
 }
@@ -385,6 +413,8 @@ async function measureConfiguration(id: ConfigurationId): Promise<ConfigurationR
     http: "fetch",
   };
   const sampler = createRssSampler();
+  const profiler = createRunProfiler(process.env.LOOPSTACKS_BENCH_PROFILE_DIR, "executor");
+  const bareProfiler = createRunProfiler(process.env.LOOPSTACKS_BENCH_PROFILE_DIR, "bare-undici");
   try {
     await database.migrate();
     await mcp.connect(new StdioClientTransport({ command: mcpServer.command, args: mcpServer.args, env: getDefaultEnvironment(), stderr: "ignore" }));
@@ -400,10 +430,12 @@ async function measureConfiguration(id: ConfigurationId): Promise<ConfigurationR
       lookups.hits = 0;
       collectGarbage();
       sampler.enter("executor");
+      await profiler?.start();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const result = await executor.run("bench-root", ROOT_INPUT, { identity });
       const timing = { wallMs: performance.now() - t0, cpuMs: cpuMs(process.cpuUsage(cpu0)) };
+      await profiler?.stop();
       sampler.leave();
       const frames = [...walkTrace(result.trace)];
       if (result.status !== "succeeded" || frames.length !== FRAMES || frames.some((f) => f.status !== "succeeded")) {
@@ -418,10 +450,12 @@ async function measureConfiguration(id: ConfigurationId): Promise<ConfigurationR
       lookups.hits = 0;
       collectGarbage();
       sampler.enter("bare");
+      if (http === "undici") await bareProfiler?.start();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await bareRun({ ...bare, http });
       const timing = { wallMs: performance.now() - t0, cpuMs: cpuMs(process.cpuUsage(cpu0)) };
+      if (http === "undici") await bareProfiler?.stop();
       sampler.leave();
       checkCalls("bare loop", model.requests.length, lookups.hits);
       return timing;

@@ -64,6 +64,35 @@ function toolCallRecord(c) {
   });
 }
 
+/** A stored frame: only what can change once it is written (the columns its upsert updates). */
+function frameUpdateRecord(f) {
+  return present({
+    id: f.id,
+    status: f.status,
+    attempts: f.attempts ?? [],
+    output: f.output,
+    error: f.error,
+    input_tokens: f.inputTokens ?? 0,
+    output_tokens: f.outputTokens ?? 0,
+    turns: f.turns ?? 0,
+    started_at: f.startedAt,
+    ended_at: f.endedAt,
+    duration_ms: f.durationMs,
+  });
+}
+
+/** A stored tool call: only what can change once it is written. */
+function toolCallUpdateRecord(c) {
+  return present({
+    frame_id: c.frameId,
+    id: c.id,
+    output: c.output,
+    is_error: c.isError ?? false,
+    ended_at: c.endedAt,
+    duration_ms: c.durationMs,
+  });
+}
+
 function turnRecord(t) {
   return present({
     frame_id: t.frameId,
@@ -103,6 +132,24 @@ const TOOL_CALLS_SQL = [
     duration_ms = excluded.duration_ms`,
 ];
 
+// Rows already stored are sent with only what can change, and updated as their upserts would be.
+const FRAME_UPDATES_SQL = [
+  `update frames as f set status = x.status, attempts = x.attempts, output = x.output, error = x.error,
+    input_tokens = x.input_tokens, output_tokens = x.output_tokens, turns = x.turns, started_at = x.started_at,
+    ended_at = x.ended_at, duration_ms = x.duration_ms
+  from jsonb_to_recordset(`,
+  `::jsonb) as x(id uuid, status text, attempts jsonb, output jsonb, error jsonb, input_tokens int, output_tokens int,
+    turns int, started_at timestamptz, ended_at timestamptz, duration_ms float8)
+  where f.id = x.id`,
+];
+
+const TOOL_CALL_UPDATES_SQL = [
+  `update tool_calls as t set output = x.output, is_error = x.is_error, ended_at = x.ended_at, duration_ms = x.duration_ms
+  from jsonb_to_recordset(`,
+  `::jsonb) as x(frame_id uuid, id text, output jsonb, is_error boolean, ended_at timestamptz, duration_ms float8)
+  where t.frame_id = x.frame_id and t.id = x.id`,
+];
+
 const TURNS_SQL = [
   `insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
   select frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at
@@ -128,7 +175,9 @@ export function traceBatchStatement(batch) {
     parts.push({ sqlAround, json });
   };
   add(FRAMES_SQL, batch.frames, frameRecord);
+  add(FRAME_UPDATES_SQL, batch.frameUpdates ?? [], frameUpdateRecord);
   add(TOOL_CALLS_SQL, batch.toolCalls, toolCallRecord);
+  add(TOOL_CALL_UPDATES_SQL, batch.toolCallUpdates ?? [], toolCallUpdateRecord);
   add(TURNS_SQL, batch.turns ?? [], turnRecord);
   if (parts.length === 0) return null;
   if (parts.length === 1) {

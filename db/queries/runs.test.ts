@@ -33,4 +33,33 @@ describe.each(DATABASE_KINDS)("trace rows on %s", (kind) => {
     expect(tree?.durationMs).toBe(45_000.123);
     expect(tree?.toolCalls[0]?.durationMs).toBe(44_999.877);
   });
+
+  it("updates stored frames and tool calls from what can change, keeping the rest of the row", async () => {
+    const runId = "8c6f8f0e-6a55-4d55-9f4e-2f1f2d7c0b01";
+    const frameId = "8c6f8f0e-6a55-4d55-9f4e-2f1f2d7c0b02";
+    const identity = { subject: "grace", groups: ["cn=x"], kind: "user" as const, source: "test" };
+    const at = new Date("2026-11-25T12:00:00Z");
+    const authorization = { allowed: true, action: "invoke" as const, realm: "clinic", role: "operator" as const, via: "cn=x", reason: "ok", checkedAt: at.toISOString() };
+    await insertRun(database.db, { id: runId, realmId: "clinic", loopId: "agent", loopRevision: 1, status: "running", input: {}, identity, createdAt: at, deadlineAt: null });
+    const running = {
+      id: frameId, runId, parentFrameId: null, parentToolCallId: null, depth: 0, seq: 0, realmId: "clinic", loopId: "agent", loopRevision: 1,
+      loopType: "llm", promptVersion: 3, promptChoice: { reason: "active" }, status: "running" as const, input: { q: "why" }, model: "m", identity,
+      authorization, createdAt: at, startedAt: at,
+    };
+    const call = { frameId, id: "toolu_9", runId, turn: 1, position: 0, name: "look", kind: "mcp" as const, input: { path: "/a" }, childFrameId: null, startedAt: at };
+    await upsertTraceBatch(database.db, { frames: [running], toolCalls: [call] });
+    const ended = new Date(at.getTime() + 1_500);
+    await upsertTraceBatch(database.db, {
+      frames: [],
+      toolCalls: [],
+      frameUpdates: [{ ...running, status: "succeeded", output: { answer: 42 }, attempts: [], inputTokens: 7, outputTokens: 9, turns: 2, endedAt: ended, durationMs: 1_500 }],
+      toolCallUpdates: [{ ...call, output: "found", isError: false, endedAt: ended, durationMs: 1_200 }],
+    });
+    const tree = await getRunTree(database.db, { runId, scope: "all" });
+    expect(tree).toMatchObject({
+      status: "succeeded", output: { answer: 42 }, input: { q: "why" }, identity, prompt: { version: 3 }, usage: { inputTokens: 7, outputTokens: 9 }, turns: 2, durationMs: 1_500,
+    });
+    expect(tree?.authorization).toEqual(authorization);
+    expect(tree?.toolCalls).toEqual([expect.objectContaining({ id: "toolu_9", input: { path: "/a" }, output: "found", isError: false, durationMs: 1_200 })]);
+  });
 });

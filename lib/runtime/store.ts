@@ -144,6 +144,10 @@ export interface TraceBatchWritten {
 export interface TraceBatch {
   frames: FrameRow[];
   toolCalls: ToolCallRow[];
+  /** Frames this writer has already stored, of which only what can change is written. */
+  frameUpdates?: FrameRow[];
+  /** Tool calls this writer has already stored, likewise. */
+  toolCallUpdates?: ToolCallRow[];
   turns?: TurnRow[];
 }
 
@@ -191,7 +195,8 @@ export interface RuntimeStore {
   saveTurn(frameId: string, turn: SavedTurn, createdAt: Date): Promise<void>;
   /**
    * Inserts or updates many frames, tool calls and conversation turns in one statement, each row
-   * its latest whole state.
+   * its latest whole state; rows in `frameUpdates` and `toolCallUpdates` exist already and get
+   * only the columns that change after a row is first written.
    */
   writeTraceBatch(batch: TraceBatch): Promise<TraceBatchWritten | void>;
   loadTurns(frameId: string): Promise<SavedTurn[]>;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { FrameRow, NewFrame, RuntimeStore, SavedTurn, ToolCallRow, TurnRow } from "./store";
 import { createTraceWriter } from "./trace-writer";
 
-type Batch = { frames: FrameRow[]; toolCalls: ToolCallRow[]; turns?: TurnRow[] };
+type Batch = { frames: FrameRow[]; toolCalls: ToolCallRow[]; frameUpdates?: FrameRow[]; toolCallUpdates?: ToolCallRow[]; turns?: TurnRow[] };
 
 /** Records the batches a writer sends; `fail` makes the next writes throw. */
 function recordingStore(options: { fail?: number; delayMs?: number } = {}) {
@@ -69,7 +69,41 @@ describe("createTraceWriter", () => {
     await new Promise((r) => setTimeout(r, 5));
     writer.updateFrame("a", { status: "failed" });
     await writer.flush();
-    expect(batches.map((b) => b.frames[0]!.status)).toEqual(["running", "failed"]);
+    // The second batch updates the stored row instead of writing it whole again.
+    expect(batches.map((b) => (b.frames[0] ?? b.frameUpdates?.[0])!.status)).toEqual(["running", "failed"]);
+    expect(batches[1]!.frames).toEqual([]);
+  });
+
+  it("sends rows it has stored as updates, and rows recorded anew whole", async () => {
+    const { store, batches } = recordingStore();
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("a"));
+    writer.insertToolCall({ frameId: "a", id: "t1", runId: "run", turn: 1, position: 0, name: "x", kind: "mcp", input: {}, childFrameId: null, startedAt: new Date(1) });
+    await writer.flush();
+    writer.updateFrame("a", { status: "succeeded", output: "done", endedAt: new Date(5) });
+    writer.finishToolCall("a", "t1", { output: "ok", isError: false, endedAt: new Date(4), durationMs: 3 });
+    writer.insertFrame(frame("b"));
+    await writer.flush();
+    expect(batches).toHaveLength(2);
+    expect(batches[0]!.frames.map((f) => f.id)).toEqual(["a"]);
+    expect(batches[0]!.toolCalls.map((c) => c.id)).toEqual(["t1"]);
+    expect(batches[0]!.frameUpdates).toBeUndefined();
+    expect(batches[1]!.frames.map((f) => f.id)).toEqual(["b"]);
+    expect(batches[1]!.frameUpdates?.map((f) => [f.id, f.status, f.output])).toEqual([["a", "succeeded", "done"]]);
+    expect(batches[1]!.toolCalls).toEqual([]);
+    expect(batches[1]!.toolCallUpdates?.map((c) => [c.id, c.output])).toEqual([["t1", "ok"]]);
+  });
+
+  it("keeps sending a row whole until a batch holding it is written", async () => {
+    const { store, batches } = recordingStore({ fail: 1 });
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("a"));
+    await writer.flush();
+    writer.updateFrame("a", { status: "failed" });
+    await writer.flush();
+    // The failed batch stored nothing: its retry wrote the row whole, and only then is it updated.
+    expect(batches[0]!.frames.map((f) => f.id)).toEqual(["a"]);
+    expect(batches.at(-1)!.frameUpdates?.map((f) => f.status)).toEqual(["failed"]);
   });
 
   it("retries a failed write and keeps the rows", async () => {

@@ -19,25 +19,35 @@ function unstorable(error: unknown): { unstorable: string } {
 
 /** The rows of a batch, one at a time, parents before children (foreign keys), then calls and turns. */
 function singleRows(batch: TraceBatch): { row: TraceBatch; withoutPayload(error: unknown): TraceBatch }[] {
+  const frameWithoutPayload = (frame: FrameRow, error: unknown): FrameRow => {
+    const placeholder = unstorable(error);
+    const stripped: FrameRow = { ...frame, input: placeholder, attempts: [] };
+    if (frame.output !== undefined) stripped.output = placeholder;
+    if (frame.error) stripped.error = { code: frame.error.code, message: placeholder.unstorable };
+    return stripped;
+  };
+  const callWithoutPayload = (call: ToolCallRow, error: unknown): ToolCallRow => {
+    const placeholder = unstorable(error);
+    return { ...call, input: placeholder, ...(call.output !== undefined ? { output: placeholder } : {}) };
+  };
   return [
     ...[...batch.frames]
       .sort((a, b) => a.depth - b.depth)
       .map((frame) => ({
         row: { frames: [frame], toolCalls: [] },
-        withoutPayload: (error: unknown): TraceBatch => {
-          const placeholder = unstorable(error);
-          const stripped: FrameRow = { ...frame, input: placeholder, attempts: [] };
-          if (frame.output !== undefined) stripped.output = placeholder;
-          if (frame.error) stripped.error = { code: frame.error.code, message: placeholder.unstorable };
-          return { frames: [stripped], toolCalls: [] };
-        },
+        withoutPayload: (error: unknown): TraceBatch => ({ frames: [frameWithoutPayload(frame, error)], toolCalls: [] }),
       })),
+    ...(batch.frameUpdates ?? []).map((frame) => ({
+      row: { frames: [], toolCalls: [], frameUpdates: [frame] },
+      withoutPayload: (error: unknown): TraceBatch => ({ frames: [], toolCalls: [], frameUpdates: [frameWithoutPayload(frame, error)] }),
+    })),
     ...batch.toolCalls.map((call) => ({
       row: { frames: [], toolCalls: [call] },
-      withoutPayload: (error: unknown): TraceBatch => {
-        const placeholder = unstorable(error);
-        return { frames: [], toolCalls: [{ ...call, input: placeholder, ...(call.output !== undefined ? { output: placeholder } : {}) }] };
-      },
+      withoutPayload: (error: unknown): TraceBatch => ({ frames: [], toolCalls: [callWithoutPayload(call, error)] }),
+    })),
+    ...(batch.toolCallUpdates ?? []).map((call) => ({
+      row: { frames: [], toolCalls: [], toolCallUpdates: [call] },
+      withoutPayload: (error: unknown): TraceBatch => ({ frames: [], toolCalls: [], toolCallUpdates: [callWithoutPayload(call, error)] }),
     })),
     ...(batch.turns ?? []).map((turn) => ({
       row: { frames: [], toolCalls: [], turns: [turn] },
@@ -89,6 +99,9 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   const pendingFrames = new Set<string>();
   const pendingCalls = new Set<string>();
   const pendingTurns = new Map<string, TurnRow>();
+  // Rows already in the database: a batch sends them with only what can still change.
+  const storedFrames = new Set<string>();
+  const storedCalls = new Set<string>();
   let writing: Promise<void> | null = null;
   let scheduled = false;
   let failures = 0;
@@ -149,11 +162,14 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     pendingFrames.clear();
     pendingCalls.clear();
     pendingTurns.clear();
-    const batch = {
-      frames: frameIds.map((id) => ({ ...frames.get(id)! })),
-      toolCalls: callKeys.map((key) => ({ ...calls.get(key)! })),
-      ...(turns.length > 0 ? { turns: turns.map(([, row]) => row) } : {}),
-    };
+    const batch: TraceBatch = { frames: [], toolCalls: [] };
+    const frameUpdates: FrameRow[] = [];
+    const callUpdates: ToolCallRow[] = [];
+    for (const id of frameIds) (storedFrames.has(id) ? frameUpdates : batch.frames).push({ ...frames.get(id)! });
+    for (const key of callKeys) (storedCalls.has(key) ? callUpdates : batch.toolCalls).push({ ...calls.get(key)! });
+    if (frameUpdates.length > 0) batch.frameUpdates = frameUpdates;
+    if (callUpdates.length > 0) batch.toolCallUpdates = callUpdates;
+    if (turns.length > 0) batch.turns = turns.map(([, row]) => row);
     let isWritten = false;
     writing = (async () => {
       try {
@@ -171,9 +187,22 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     if (isWritten) {
       failures = 0;
       written = upTo;
+      for (const id of frameIds) storedFrames.add(id);
+      for (const key of callKeys) storedCalls.add(key);
       // Rows that reached their end and have not changed since are no longer needed.
-      for (const row of batch.frames) if (FINAL_STATUSES.has(row.status) && !pendingFrames.has(row.id)) frames.delete(row.id);
-      for (const key of callKeys) if (calls.get(key)?.endedAt && !pendingCalls.has(key)) calls.delete(key);
+      for (const id of frameIds) {
+        const row = frames.get(id);
+        if (row && FINAL_STATUSES.has(row.status) && !pendingFrames.has(id)) {
+          frames.delete(id);
+          storedFrames.delete(id);
+        }
+      }
+      for (const key of callKeys) {
+        if (calls.get(key)?.endedAt && !pendingCalls.has(key)) {
+          calls.delete(key);
+          storedCalls.delete(key);
+        }
+      }
     } else {
       for (const id of frameIds) pendingFrames.add(id);
       for (const key of callKeys) pendingCalls.add(key);
@@ -225,6 +254,8 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   return {
     insertFrame(frame) {
       frames.set(frame.id, frame);
+      // A row recorded anew is written whole.
+      storedFrames.delete(frame.id);
       pendingFrames.add(frame.id);
       changed();
     },
@@ -242,6 +273,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     insertToolCall(call) {
       const key = `${call.frameId}:${call.id}`;
       calls.set(key, call);
+      storedCalls.delete(key);
       pendingCalls.add(key);
       changed();
     },
