@@ -83,8 +83,7 @@ export function withRealmRoleReads(store: RuntimeStore, db: SqlExecutor): Runtim
   });
 }
 
-/** A row of `promptStateSql`, as a query or `row_to_json` returns it. */
-export interface PromptStateRow {
+interface PromptStateRow {
   loop_id: string;
   version: number;
   system_prompt: string;
@@ -103,10 +102,10 @@ export interface PromptStateRow {
   c_created_at: Date | string | null;
 }
 
-export type PromptState = Parameters<typeof selectPrompt>[0];
+type PromptState = Parameters<typeof selectPrompt>[0];
 
 /** The active prompt version of the loop `loopId` (an SQL expression) and its running rollout, as one row or none. */
-export function promptStateSql(loopId: string): string {
+function promptStateSql(loopId: string): string {
   return `select a.loop_id, a.version, a.system_prompt, a.params, a.author, a.message, a.created_at,
               ro.id as rollout_id, ro.percent, ro.sticky_by,
               c.version as c_version, c.system_prompt as c_system_prompt, c.params as c_params, c.author as c_author,
@@ -120,7 +119,7 @@ export function promptStateSql(loopId: string): string {
         limit 1`;
 }
 
-export function toPromptState(row: PromptStateRow): PromptState {
+function toPromptState(row: PromptStateRow): PromptState {
   const active: PromptVersion = {
     loopId: row.loop_id,
     version: row.version,

@@ -1,7 +1,7 @@
 import type { PgBoss } from "pg-boss";
 import type { Attempt, AuthorizationDecision, FrameError, FrameStatus, Identity } from "../runtime/types";
 import { limitsSchema } from "../runtime/definition";
-import { promptStateSql, toPromptState, type PromptState, type PromptStateRow, type RealmMapping } from "./catalog";
+import type { RealmMapping } from "./catalog";
 import { enqueueSteps, frameStepJob, FRAMES_ENDED_CHANNEL, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, WORK_CHANNEL, type StepJobInsert } from "./queue";
 import { storableJson } from "../runtime/storable.mjs";
 import { json, type SqlDatabase, type SqlExecutor } from "./sql";
@@ -48,8 +48,14 @@ export interface FrameState {
 export interface AdmissionReads {
   /** Every mapping of the frame's realm; null when they were not read (not asked for, or too many). */
   realmMappings: RealmMapping[] | null;
-  /** An LLM loop's prompt state: null when it has no prompt version. */
-  promptState?: PromptState | null;
+  /** An LLM loop's prompt state, by version numbers (the versions themselves never change). */
+  promptState?: ClaimedPromptState;
+}
+
+export interface ClaimedPromptState {
+  /** Null when the loop has no prompt version. */
+  activeVersion: number | null;
+  rollout: { id: string; percent: number; stickyBy: string; candidateVersion: number } | null;
 }
 
 /** A realm with more mappings than this has the roles of a frame's caller read on their own. */
@@ -128,7 +134,11 @@ export async function claimFrame(db: SqlExecutor, frameId: string, owner: string
       claimed: number;
       conversation: { turns: SavedConversation["turns"]; calls: RawToolCall[] } | null;
       realm_mappings: RealmMapping[] | null;
-      prompt_state: { state: PromptStateRow | null } | null;
+      prompt_active: number | null;
+      rollout_id: string | null;
+      rollout_percent: number | null;
+      rollout_sticky_by: string | null;
+      rollout_candidate: number | null;
     }
   >(CLAIM_SQL, [frameId, owner, expiresAt, options.readsRealmMappings]);
   const row = rows[0];
@@ -138,7 +148,17 @@ export async function claimFrame(db: SqlExecutor, frameId: string, owner: string
   if (row.status === "queued") {
     frame.admissionReads = {
       realmMappings: row.realm_mappings,
-      ...(row.prompt_state ? { promptState: row.prompt_state.state ? toPromptState(row.prompt_state.state) : null } : {}),
+      ...(row.loop_type === "llm"
+        ? {
+            promptState: {
+              activeVersion: row.prompt_active,
+              rollout:
+                row.rollout_id !== null && row.rollout_percent !== null && row.rollout_sticky_by !== null && row.rollout_candidate !== null
+                  ? { id: row.rollout_id, percent: row.rollout_percent, stickyBy: row.rollout_sticky_by, candidateVersion: row.rollout_candidate }
+                  : null,
+            },
+          }
+        : {}),
     };
   }
   return frame;
@@ -251,7 +271,7 @@ export interface FinalTurn {
  * NOTIFYs go with it. Only when the parent's turn was saved without a count is it counted in a
  * statement of its own (see resumeIfLast).
  */
-function finishSql(completes: boolean): string {
+function finishSql(completes: boolean, isRoot: boolean): string {
   return `with t as (
        insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
        select $1, $13::int, $14::jsonb, $15, $16, $17, $5 where $13::int is not null
@@ -269,7 +289,7 @@ function finishSql(completes: boolean): string {
      ), tc as (
        update tool_calls set output = $11::jsonb, is_error = $12, ended_at = $5,
               duration_ms = extract(epoch from ($5::timestamptz - started_at)) * 1000
-        where frame_id = (select parent_frame_id from f) and id = (select parent_tool_call_id from f) and ended_at is null
+        where frame_id = (select parent_frame_id from f) and id = (select parent_tool_call_id from f) and run_id = $20::uuid and ended_at is null
         returning turn
      ), p as (
        update frames set open_tool_calls = open_tool_calls - 1
@@ -277,21 +297,28 @@ function finishSql(completes: boolean): string {
         returning status, loop_id, realm_id, open_tool_calls
      ), n as (
        select pg_notify('${WORK_CHANNEL}', '') where $21::boolean and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
-     ), r as (
+     )${
+       isRoot
+         ? `, r as (
        update runs set status = $2, output = $3::jsonb, error = $4::jsonb, ended_at = $5,
               input_tokens = (select coalesce(sum(input_tokens), 0) from frames where run_id = $20::uuid and id <> $1) + (select input_tokens from f),
               output_tokens = (select coalesce(sum(output_tokens), 0) from frames where run_id = $20::uuid and id <> $1) + (select output_tokens from f)
-        where id = $20::uuid and status in ${LIVE} and exists (select 1 from f where parent_frame_id is null)
+        where id = $20::uuid and status in ${LIVE} and exists (select 1 from f)
      ), rn as (
-       select pg_notify('${RUN_ENDED_CHANNEL}', $20::uuid::text) where exists (select 1 from f where parent_frame_id is null)
-     )${completes ? `, ${completionCte(22)}` : ""}
+       select pg_notify('${RUN_ENDED_CHANNEL}', $20::uuid::text) where exists (select 1 from f)
+     )`
+         : ""
+     }${completes ? `, ${completionCte(22)}` : ""}
      select (select count(*) from f)::int as ended, (select turn from tc) as turn, (select count(*) from t)::int as saved,
             (select status from p) as parent_status, (select loop_id from p) as parent_loop, (select realm_id from p) as parent_realm,
-            (select open_tool_calls from p) as parent_open, ((select count(*) from n) + (select count(*) from rn))::int as notified
+            (select open_tool_calls from p) as parent_open, (select count(*) from n)::int${isRoot ? " + (select count(*) from rn)::int" : ""} as notified
             ${completes ? ", (select count(*) from done)::int as completed" : ""}`;
 }
-const FINISH_SQL = finishSql(false);
-const FINISH_AND_COMPLETE_SQL = finishSql(true);
+/** By [completes the step's job][is the root frame]. */
+const FINISH_SQL = [
+  [finishSql(false, false), finishSql(false, true)],
+  [finishSql(true, false), finishSql(true, true)],
+] as const;
 
 /**
  * Ends a frame (saving its final turn, if any), then either answers its parent's tool call —
@@ -319,7 +346,7 @@ export async function finishFrame(
     parent_realm: string | null;
     parent_open: number | null;
     completed?: number;
-  }>(ctx.completion ? FINISH_AND_COMPLETE_SQL : FINISH_SQL, [
+  }>(FINISH_SQL[ctx.completion ? 1 : 0][frame.parentFrameId === null ? 1 : 0], [
     frame.id,
     outcome.status,
     json(outcome.output),
@@ -608,7 +635,8 @@ const CALLS_JSON = `coalesce((select json_agg(json_build_object('id', tc.id, 'po
 /**
  * A queued frame comes with what its admission reads — its realm's mappings and, for an LLM loop,
  * its prompt state — from the same snapshot as the frame: read when the frame is started, in the
- * round trip that claims it.
+ * round trip that claims it. The prompt state is only version numbers: the versions themselves
+ * never change, and each worker keeps those it has read (`LoopCatalog.promptVersion`).
  */
 const CLAIM_SQL = `with c as (
        update frames set lease_owner = $2, lease_expires_at = $3 where id = $1 and status = 'running' returning id
@@ -618,9 +646,17 @@ const CLAIM_SQL = `with c as (
             case when f.status = 'queued' and $4::boolean then
               (select case when count(*) <= ${MAX_CLAIMED_MAPPINGS} then coalesce(json_agg(json_build_object('groupDn', m.group_dn, 'role', m.role)), '[]') end
                  from realm_mappings m where m.realm_id = f.realm_id) end as realm_mappings,
-            case when f.status = 'queued' and f.loop_type = 'llm' then
-              json_build_object('state', (select row_to_json(s) from (${promptStateSql("f.loop_id")}) s)) end as prompt_state
-       from frames f join runs r on r.id = f.run_id where f.id = $1`;
+            ps.active_prompt_version as prompt_active, ps.rollout_id, ps.rollout_percent, ps.rollout_sticky_by, ps.rollout_candidate
+       from frames f join runs r on r.id = f.run_id
+       left join lateral (
+         select l.active_prompt_version, ro.id as rollout_id, ro.percent as rollout_percent, ro.sticky_by as rollout_sticky_by,
+                ro.candidate_version as rollout_candidate
+           from loops l left join prompt_rollouts ro on ro.loop_id = l.id and ro.ended_at is null
+          where l.id = f.loop_id and f.status = 'queued' and f.loop_type = 'llm'
+          order by ro.started_at desc
+          limit 1
+       ) ps on true
+      where f.id = $1`;
 
 function toSavedToolCall(call: RawToolCall): SavedToolCall {
   return { ...call, endedAt: call.endedAt === null ? null : new Date(call.endedAt) };

@@ -44,6 +44,7 @@ import {
   loadConversation,
   saveToolTurn,
   settleToolCall,
+  type ClaimedPromptState,
   type CompletedTurn,
   type FinishContext,
   type FrameOutcome,
@@ -296,7 +297,7 @@ async function admit(
   let resolving: Promise<ResolvedPrompt | null>;
   if (definition.type !== "llm") resolving = Promise.resolve(null);
   else if (isReplayed) resolving = deps.store.resolvePrompt(frame.loopId, { ...context, version: finishCtx.promptOverride!.version });
-  else if (reads?.promptState !== undefined) resolving = Promise.resolve(reads.promptState ? selectPrompt(reads.promptState, context) : null);
+  else if (reads?.promptState) resolving = resolveClaimedPrompt(deps, frame.loopId, reads.promptState, context);
   else resolving = deps.store.resolvePrompt(frame.loopId, context);
   resolving.catch(() => {});
   const authorizer = deps.isRealmAuthorizer && reads?.realmMappings ? claimedRealmAuthorizer(deps, reads.realmMappings) : deps.authorizer;
@@ -361,6 +362,18 @@ async function admit(
     return { startedAt: current.startedAt ?? startedAt, prompt: again, isFresh: false };
   }
   return { startedAt, prompt, isFresh: true };
+}
+
+/** The prompt version a frame runs, picked as `selectPrompt` picks it from the state that came with its claim. */
+async function resolveClaimedPrompt(deps: StepDeps, loopId: string, state: ClaimedPromptState, context: { subject: string; input: unknown }): Promise<ResolvedPrompt | null> {
+  if (state.activeVersion === null) return null;
+  const [active, candidate] = await Promise.all([
+    deps.catalog.promptVersion(loopId, state.activeVersion, context),
+    state.rollout ? deps.catalog.promptVersion(loopId, state.rollout.candidateVersion, context) : null,
+  ]);
+  if (!active) return null;
+  const { rollout } = state;
+  return selectPrompt({ active, rollout: rollout && candidate ? { id: rollout.id, percent: rollout.percent, stickyBy: rollout.stickyBy, candidate } : null }, context);
 }
 
 /** The realm authorizer, answered from the mappings of the frame's realm that came with its claim. */

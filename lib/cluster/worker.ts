@@ -99,7 +99,11 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
   let handle: DatabaseHandle;
   if (options.handle) handle = options.handle;
   else if (options.databaseUrl) {
-    handle = await openDatabase({ url: withApplicationName(options.databaseUrl, `loopstacks-worker ${id}`), poolSize: options.poolSize ?? Math.min(concurrency + 2, DEFAULT_POOL_SIZE) });
+    // Its own connections commit without waiting for the WAL flush, as its step transactions do
+    // (`isCommitAsync`): a claim, an admission or a fetch lost to a database crash is made again
+    // when the step is retried.
+    const url = withAsyncCommit(withApplicationName(options.databaseUrl, `loopstacks-worker ${id}`));
+    handle = await openDatabase({ url, poolSize: options.poolSize ?? Math.min(concurrency + 2, DEFAULT_POOL_SIZE) });
   }
   else throw new Error("startWorker needs a databaseUrl or an open database handle");
 
@@ -452,6 +456,17 @@ function failureReason(output: unknown): string {
     return JSON.stringify(output).slice(0, 500);
   }
   return "no reason recorded";
+}
+
+function withAsyncCommit(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const options = parsed.searchParams.get("options");
+    if (!options?.includes("synchronous_commit")) parsed.searchParams.set("options", `${options ? `${options} ` : ""}-c synchronous_commit=off`);
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
 
 function withApplicationName(url: string, name: string): string {
