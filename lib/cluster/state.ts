@@ -239,12 +239,14 @@ export interface JobCompletion {
   isCompleted?: boolean;
 }
 
-const completionCte = (first: number) => `done as (
+function completionCte(q: StatementBuilder, completion: JobCompletion): string {
+  return `done as (
        update pgboss.job set completed_on = pgboss.job_now(), state = 'completed', output = null
-        where name = $${first} and id = $${first + 1}::uuid and retry_count = $${first + 2}::int and state = 'active'
+        where name = ${q.add(completion.queue, "text")} and id = ${q.add(completion.id, "uuid")} and retry_count = ${q.add(completion.retryCount, "int")}
+          and state = 'active'
         returning id
      )`;
-const completionParams = (completion: JobCompletion | undefined) => (completion ? [completion.queue, completion.id, completion.retryCount] : []);
+}
 function noteCompletion(completion: JobCompletion | undefined, row: { completed?: number } | undefined): void {
   if (completion) completion.isCompleted = (row?.completed ?? 0) > 0;
 }
@@ -264,67 +266,30 @@ export interface FinalTurn {
 }
 
 /**
- * Ends a frame: one statement saves its final turn (and completes its previous one), ends the
- * frame, answers the parent's tool call and takes one off the parent's open calls — an UPDATE,
- * which waits for the parent row and then re-reads its newest version, so siblings answering at
- * once take turns and exactly one of them sees 0 — or, for a root frame, ends the run. The
- * NOTIFYs go with it. Only when the parent's turn was saved without a count is it counted in a
- * statement of its own (see resumeIfLast).
+ * Builds a statement's text and parameters together. A statement whose parts depend on the call
+ * has one text per combination of parts, each prepared once per connection, and leaves out what it
+ * has no use for: every table a statement writes costs the database work to set up, rows or not.
  */
-function finishSql(completes: boolean, isRoot: boolean): string {
-  return `with t as (
-       insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
-       select $1, $13::int, $14::jsonb, $15, $16, $17, $5 where $13::int is not null
-       on conflict do nothing returning turn
-     ), ct as (
-       update conversation_turns set messages = $19::jsonb
-        where $18::int is not null and frame_id = $1 and turn = $18::int and jsonb_array_length(messages) = 1
-     ), f as (
-       update frames set status = $2, output = $3::jsonb, error = $4::jsonb, ended_at = $5,
-              duration_ms = extract(epoch from ($5::timestamptz - coalesce(started_at, $5::timestamptz))) * 1000,
-              "authorization" = coalesce($6::jsonb, "authorization"),
-              input_tokens = input_tokens + $7, output_tokens = output_tokens + $8, attempts = attempts || $9::jsonb,
-              turns = greatest(turns, $10), lease_owner = null, lease_expires_at = null
-        where id = $1 and status in ${LIVE} returning parent_frame_id, parent_tool_call_id, input_tokens, output_tokens
-     ), tc as (
-       update tool_calls set output = $11::jsonb, is_error = $12, ended_at = $5,
-              duration_ms = extract(epoch from ($5::timestamptz - started_at)) * 1000
-        where frame_id = (select parent_frame_id from f) and id = (select parent_tool_call_id from f) and run_id = $20::uuid and ended_at is null
-        returning turn
-     ), p as (
-       update frames set open_tool_calls = open_tool_calls - 1
-        where id = (select parent_frame_id from f) and exists (select 1 from tc)
-        returning status, loop_id, realm_id, open_tool_calls
-     ), n as (
-       select pg_notify('${WORK_CHANNEL}', '') where $21::boolean and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
-     )${
-       isRoot
-         ? `, r as (
-       update runs set status = $2, output = $3::jsonb, error = $4::jsonb, ended_at = $5,
-              input_tokens = (select coalesce(sum(input_tokens), 0) from frames where run_id = $20::uuid and id <> $1) + (select input_tokens from f),
-              output_tokens = (select coalesce(sum(output_tokens), 0) from frames where run_id = $20::uuid and id <> $1) + (select output_tokens from f)
-        where id = $20::uuid and status in ${LIVE} and exists (select 1 from f)
-     ), rn as (
-       select pg_notify('${RUN_ENDED_CHANNEL}', $20::uuid::text) where exists (select 1 from f)
-     )`
-         : ""
-     }${completes ? `, ${completionCte(22)}` : ""}
-     select (select count(*) from f)::int as ended, (select turn from tc) as turn, (select count(*) from t)::int as saved,
-            (select status from p) as parent_status, (select loop_id from p) as parent_loop, (select realm_id from p) as parent_realm,
-            (select open_tool_calls from p) as parent_open, (select count(*) from n)::int${isRoot ? " + (select count(*) from rn)::int" : ""} as notified
-            ${completes ? ", (select count(*) from done)::int as completed" : ""}`;
+class StatementBuilder {
+  readonly params: unknown[] = [];
+  add(value: unknown, type: string): string {
+    this.params.push(value);
+    return `$${this.params.length}::${type}`;
+  }
 }
-/** By [completes the step's job][is the root frame]. */
-const FINISH_SQL = [
-  [finishSql(false, false), finishSql(false, true)],
-  [finishSql(true, false), finishSql(true, true)],
-] as const;
 
 /**
  * Ends a frame (saving its final turn, if any), then either answers its parent's tool call —
  * resuming the parent when it was the last open one of that turn — or, for a root frame, ends
  * the run. Returns false when the frame had already ended (a cancellation, or an earlier
  * attempt of this step).
+ *
+ * One statement saves the final turn (and completes the previous one), ends the frame, answers
+ * the parent's tool call and takes one off the parent's open calls — an UPDATE, which waits for
+ * the parent row and then re-reads its newest version, so siblings answering at once take turns
+ * and exactly one of them sees 0 — or ends the run; the NOTIFYs and the completion of the step's
+ * job go with it. Only when the parent's turn was saved without a count is it counted in a
+ * statement of its own (see resumeIfLast).
  */
 export async function finishFrame(
   tx: SqlExecutor,
@@ -336,46 +301,91 @@ export async function finishFrame(
   completedTurn?: CompletedTurn,
 ): Promise<boolean> {
   const succeeded = outcome.status === "succeeded";
-  const childError = outcome.error ?? { code: outcome.status, message: `Child loop ${frame.loopId} ${outcome.status}` };
+  const isRoot = frame.parentFrameId === null;
+  const q = new StatementBuilder();
+  const id = q.add(frame.id, "uuid");
+  const runId = q.add(frame.runId, "uuid");
+  const status = q.add(outcome.status, "text");
+  const output = q.add(json(outcome.output), "jsonb");
+  const error = q.add(json(outcome.error), "jsonb");
+  const at = q.add(outcome.endedAt, "timestamptz");
+  const ctes: string[] = [];
+  const columns = [`(select count(*) from f)::int as ended`];
+  if (finalTurn) {
+    ctes.push(`t as (
+       insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
+       values (${id}, ${q.add(finalTurn.turn, "int")}, ${q.add(storableJson(finalTurn.messages), "jsonb")}, ${q.add(finalTurn.stopReason, "text")},
+               ${q.add(finalTurn.inputTokens, "int")}, ${q.add(finalTurn.outputTokens, "int")}, ${at})
+       on conflict do nothing returning turn
+     )`);
+    columns.push(`(select count(*) from t)::int as saved`);
+  }
+  if (completedTurn) {
+    ctes.push(`ct as (
+       update conversation_turns set messages = ${q.add(storableJson(completedTurn.messages), "jsonb")}
+        where frame_id = ${id} and turn = ${q.add(completedTurn.turn, "int")} and jsonb_array_length(messages) = 1
+     )`);
+  }
+  ctes.push(`f as (
+       update frames set status = ${status}, output = ${output}, error = ${error}, ended_at = ${at},
+              duration_ms = extract(epoch from (${at} - coalesce(started_at, ${at}))) * 1000,
+              "authorization" = coalesce(${q.add(json(outcome.authorization ?? null), "jsonb")}, "authorization"),
+              input_tokens = input_tokens + ${q.add(usage.inputTokens, "int")}, output_tokens = output_tokens + ${q.add(usage.outputTokens, "int")},
+              attempts = attempts || ${q.add(storableJson(usage.attempts), "jsonb")}, turns = greatest(turns, ${q.add(usage.turns ?? 0, "int")}),
+              lease_owner = null, lease_expires_at = null
+        where id = ${id} and status in ${LIVE} returning parent_frame_id, parent_tool_call_id, input_tokens, output_tokens
+     )`);
+  if (isRoot) {
+    ctes.push(`r as (
+       update runs set status = ${status}, output = ${output}, error = ${error}, ended_at = ${at},
+              input_tokens = (select coalesce(sum(input_tokens), 0) from frames where run_id = ${runId} and id <> ${id}) + (select input_tokens from f),
+              output_tokens = (select coalesce(sum(output_tokens), 0) from frames where run_id = ${runId} and id <> ${id}) + (select output_tokens from f)
+        where id = ${runId} and status in ${LIVE} and exists (select 1 from f)
+     ), rn as (
+       select pg_notify('${RUN_ENDED_CHANNEL}', ${runId}::text) where exists (select 1 from f)
+     )`);
+    columns.push(`(select count(*) from rn)::int as notified`);
+  } else {
+    const childError = outcome.error ?? { code: outcome.status, message: `Child loop ${frame.loopId} ${outcome.status}` };
+    ctes.push(`tc as (
+       update tool_calls set output = ${q.add(json(succeeded ? outcome.output : { error: childError }), "jsonb")}, is_error = ${q.add(!succeeded, "boolean")},
+              ended_at = ${at}, duration_ms = extract(epoch from (${at} - started_at)) * 1000
+        where frame_id = (select parent_frame_id from f) and id = (select parent_tool_call_id from f) and run_id = ${runId} and ended_at is null
+        returning turn
+     ), p as (
+       update frames set open_tool_calls = open_tool_calls - 1
+        where id = (select parent_frame_id from f) and exists (select 1 from tc)
+        returning status, loop_id, realm_id, open_tool_calls
+     ), n as (
+       select pg_notify('${WORK_CHANNEL}', '') where ${q.add(ctx.notify ?? false, "boolean")} and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
+     )`);
+    columns.push(
+      `(select turn from tc) as turn`,
+      `(select status from p) as parent_status, (select loop_id from p) as parent_loop, (select realm_id from p) as parent_realm`,
+      `(select open_tool_calls from p) as parent_open, (select count(*) from n)::int as notified`,
+    );
+  }
+  if (ctx.completion) {
+    ctes.push(completionCte(q, ctx.completion));
+    // Last: the job row is the last lock the statement takes.
+    columns.push(`(select count(*) from done)::int as completed`);
+  }
   const { rows } = await tx.query<{
     ended: number;
-    turn: number | null;
-    saved: number;
-    parent_status: string | null;
-    parent_loop: string | null;
-    parent_realm: string | null;
-    parent_open: number | null;
+    saved?: number;
+    turn?: number | null;
+    parent_status?: string | null;
+    parent_loop?: string | null;
+    parent_realm?: string | null;
+    parent_open?: number | null;
     completed?: number;
-  }>(FINISH_SQL[ctx.completion ? 1 : 0][frame.parentFrameId === null ? 1 : 0], [
-    frame.id,
-    outcome.status,
-    json(outcome.output),
-    json(outcome.error),
-    outcome.endedAt,
-    json(outcome.authorization ?? null),
-    usage.inputTokens,
-    usage.outputTokens,
-    storableJson(usage.attempts),
-    usage.turns ?? 0,
-    json(succeeded ? outcome.output : { error: childError }),
-    !succeeded,
-    finalTurn?.turn ?? null,
-    finalTurn ? storableJson(finalTurn.messages) : null,
-    finalTurn?.stopReason ?? null,
-    finalTurn?.inputTokens ?? 0,
-    finalTurn?.outputTokens ?? 0,
-    completedTurn?.turn ?? null,
-    completedTurn ? storableJson(completedTurn.messages) : null,
-    frame.runId,
-    ctx.notify ?? false,
-    ...completionParams(ctx.completion),
-  ]);
+  }>(`with ${ctes.join(", ")}\n     select ${columns.join(", ")}`, q.params);
   const row = rows[0];
   noteCompletion(ctx.completion, row);
   if (finalTurn && row?.saved === 0) throw new TurnConflictError(frame.id, finalTurn.turn);
   if (!row || row.ended === 0) return false;
-  if (frame.parentFrameId && row.turn !== null && row.parent_status === "running") {
-    await resumeParent(tx, { id: frame.parentFrameId, loopId: row.parent_loop!, realmId: row.parent_realm!, open: row.parent_open }, row.turn, frame.runId, ctx);
+  if (!isRoot && row.turn != null && row.parent_status === "running") {
+    await resumeParent(tx, { id: frame.parentFrameId!, loopId: row.parent_loop!, realmId: row.parent_realm!, open: row.parent_open ?? null }, row.turn, frame.runId, ctx);
   }
   return true;
 }
@@ -384,33 +394,38 @@ export async function finishFrame(
  * Answers one tool call of an LLM frame (an MCP tool the model called), resuming the frame
  * when it was the last open call of its turn: one statement, as in finishFrame.
  */
-function settleSql(completes: boolean): string {
-  return `with tc as (
-       update tool_calls set output = $3::jsonb, is_error = $4, ended_at = $5,
-              duration_ms = extract(epoch from ($5::timestamptz - started_at)) * 1000
-        where frame_id = $1 and id = $2 and ended_at is null returning turn
-     ), p as (
-       update frames set open_tool_calls = open_tool_calls - 1
-        where id = $1 and exists (select 1 from tc)
-        returning status, loop_id, realm_id, open_tool_calls
-     ), n as (
-       select pg_notify('${WORK_CHANNEL}', '') where $6::boolean and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
-     )${completes ? `, ${completionCte(7)}` : ""}
-     select (select turn from tc) as turn, (select status from p) as status, (select loop_id from p) as loop_id, (select realm_id from p) as realm_id,
-            (select open_tool_calls from p) as open, (select count(*) from n)::int as notified
-            ${completes ? ", (select count(*) from done)::int as completed" : ""}`;
-}
-const SETTLE_SQL = settleSql(false);
-const SETTLE_AND_COMPLETE_SQL = settleSql(true);
-
 export async function settleToolCall(
   tx: SqlExecutor,
   call: { frameId: string; toolUseId: string; runId: string; output: unknown; isError: boolean; endedAt: Date },
   ctx: FinishContext,
 ): Promise<void> {
+  const q = new StatementBuilder();
+  const frameId = q.add(call.frameId, "uuid");
+  const at = q.add(call.endedAt, "timestamptz");
+  const ctes = [
+    `tc as (
+       update tool_calls set output = ${q.add(json(call.output), "jsonb")}, is_error = ${q.add(call.isError, "boolean")}, ended_at = ${at},
+              duration_ms = extract(epoch from (${at} - started_at)) * 1000
+        where frame_id = ${frameId} and id = ${q.add(call.toolUseId, "text")} and ended_at is null returning turn
+     ), p as (
+       update frames set open_tool_calls = open_tool_calls - 1
+        where id = ${frameId} and exists (select 1 from tc)
+        returning status, loop_id, realm_id, open_tool_calls
+     ), n as (
+       select pg_notify('${WORK_CHANNEL}', '') where ${q.add(ctx.notify ?? false, "boolean")} and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
+     )`,
+  ];
+  const columns = [
+    `(select turn from tc) as turn, (select status from p) as status, (select loop_id from p) as loop_id, (select realm_id from p) as realm_id`,
+    `(select open_tool_calls from p) as open, (select count(*) from n)::int as notified`,
+  ];
+  if (ctx.completion) {
+    ctes.push(completionCte(q, ctx.completion));
+    columns.push(`(select count(*) from done)::int as completed`);
+  }
   const { rows } = await tx.query<{ turn: number | null; status: string | null; loop_id: string | null; realm_id: string | null; open: number | null; completed?: number }>(
-    ctx.completion ? SETTLE_AND_COMPLETE_SQL : SETTLE_SQL,
-    [call.frameId, call.toolUseId, json(call.output), call.isError, call.endedAt, ctx.notify ?? false, ...completionParams(ctx.completion)],
+    `with ${ctes.join(", ")}\n     select ${columns.join(", ")}`,
+    q.params,
   );
   const row = rows[0];
   noteCompletion(ctx.completion, row);
@@ -525,29 +540,66 @@ export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan
     authorization: { ...pending, realm: c.realmId },
   }));
   const open = plan.calls.filter((c) => !c.immediate).length;
-  const { rows } = await tx.query<{ saved: number; counted: number; completed?: number }>(options.completion ? SAVE_TURN_AND_COMPLETE_SQL : SAVE_TURN_SQL, [
-    frame.id,
-    frame.runId,
-    plan.children.length,
-    turn,
-    storableJson([plan.assistant]),
-    plan.stopReason,
-    plan.turnTokens.inputTokens,
-    plan.turnTokens.outputTokens,
-    plan.at,
-    storableJson(calls),
-    frame.depth + 1,
-    storableJson(frame.run.identity),
-    storableJson(children),
-    plan.usage.inputTokens,
-    plan.usage.outputTokens,
-    storableJson(plan.usage.attempts),
-    open,
-    plan.completedTurn?.turn ?? null,
-    plan.completedTurn ? storableJson(plan.completedTurn.messages) : null,
-    (options.notify ?? false) && plan.jobs.length > 0,
-    ...completionParams(options.completion),
-  ]);
+  const q = new StatementBuilder();
+  const frameId = q.add(frame.id, "uuid");
+  const runId = q.add(frame.runId, "uuid");
+  const childCount = q.add(plan.children.length, "int");
+  const turnNumber = q.add(turn, "int");
+  const createdAt = q.add(plan.at, "timestamptz");
+  // One statement saves the turn (completing the one before it), its tool calls and child frames
+  // and the count of calls left open, and sends the NOTIFY for the jobs enqueued next.
+  const ctes = [
+    `r as (
+       update runs set frame_count = frame_count + ${childCount} where id = ${runId} and status in ${LIVE} returning frame_count
+     ), t as (
+       insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
+       select ${frameId}, ${turnNumber}, ${q.add(storableJson([plan.assistant]), "jsonb")}, ${q.add(plan.stopReason, "text")},
+              ${q.add(plan.turnTokens.inputTokens, "int")}, ${q.add(plan.turnTokens.outputTokens, "int")}, ${createdAt}
+        where exists (select 1 from r)
+       on conflict do nothing returning turn
+     ), c as (
+       insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
+       select ${frameId}, x.id, ${runId}, ${turnNumber}, x.position, x.name, x.kind, x.input, x.output, x.is_error, x.child_frame_id, ${createdAt}, x.ended_at, x.duration_ms
+         from jsonb_to_recordset(${q.add(storableJson(calls), "jsonb")}) as x(id text, position int, name text, kind text, input jsonb, output jsonb, is_error boolean,
+              child_frame_id uuid, ended_at timestamptz, duration_ms real)
+        where exists (select 1 from t)
+       on conflict do nothing
+     )`,
+  ];
+  if (plan.children.length > 0) {
+    ctes.push(`ch as (
+       insert into frames (id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
+                           status, input, identity, "authorization", created_at)
+       select x.id, ${runId}, ${frameId}, x.parent_tool_call_id, ${q.add(frame.depth + 1, "int")}, (select frame_count from r) - ${childCount} + x.i, x.realm_id, x.loop_id,
+              x.loop_revision, x.loop_type, 'queued', x.input, ${q.add(storableJson(frame.run.identity), "jsonb")}, x."authorization", ${createdAt}
+         from jsonb_to_recordset(${q.add(storableJson(children), "jsonb")}) as x(id uuid, i int, parent_tool_call_id text, realm_id text, loop_id text, loop_revision int,
+              loop_type text, input jsonb, "authorization" jsonb)
+        where exists (select 1 from t)
+       on conflict do nothing
+     )`);
+  }
+  ctes.push(`u as (
+       update frames set input_tokens = input_tokens + ${q.add(plan.usage.inputTokens, "int")}, output_tokens = output_tokens + ${q.add(plan.usage.outputTokens, "int")},
+              attempts = attempts || ${q.add(storableJson(plan.usage.attempts), "jsonb")}, turns = greatest(turns, ${turnNumber}), open_tool_calls = ${q.add(open, "int")},
+              lease_owner = null, lease_expires_at = null
+        where id = ${frameId} and exists (select 1 from t)
+     )`);
+  if (plan.completedTurn) {
+    ctes.push(`ct as (
+       update conversation_turns set messages = ${q.add(storableJson(plan.completedTurn.messages), "jsonb")}
+        where frame_id = ${frameId} and turn = ${q.add(plan.completedTurn.turn, "int")} and jsonb_array_length(messages) = 1 and exists (select 1 from r)
+     )`);
+  }
+  const columns = [`(select count(*) from t)::int as saved, (select count(*) from r)::int as counted`];
+  if (options.notify && plan.jobs.length > 0) {
+    ctes.push(`n as (select pg_notify('${WORK_CHANNEL}', '') where exists (select 1 from t))`);
+    columns.push(`(select count(*) from n)::int as notified`);
+  }
+  if (options.completion) {
+    ctes.push(completionCte(q, options.completion));
+    columns.push(`(select count(*) from done)::int as completed`);
+  }
+  const { rows } = await tx.query<{ saved: number; counted: number; completed?: number }>(`with ${ctes.join(", ")}\n     select ${columns.join(", ")}`, q.params);
   const row = rows[0];
   noteCompletion(options.completion, row);
   if (!row || row.counted === 0) return null;
@@ -555,49 +607,6 @@ export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan
   await enqueueSteps(boss, tx, plan.jobs, { notify: false });
   return open;
 }
-
-/**
- * One statement saves the turn (completing the one before it), its tool calls and child frames,
- * and the count of calls left open, and sends the NOTIFY for the jobs enqueued next.
- */
-function saveTurnSql(completes: boolean): string {
-  return `with r as (
-       update runs set frame_count = frame_count + $3 where id = $2 and status in ${LIVE} returning frame_count
-     ), t as (
-       insert into conversation_turns (frame_id, turn, messages, stop_reason, input_tokens, output_tokens, created_at)
-       select $1, $4, $5::jsonb, $6, $7, $8, $9 where exists (select 1 from r)
-       on conflict do nothing returning turn
-     ), ct as (
-       update conversation_turns set messages = $19::jsonb
-        where $18::int is not null and frame_id = $1 and turn = $18::int and jsonb_array_length(messages) = 1
-     ), c as (
-       insert into tool_calls (frame_id, id, run_id, turn, position, name, kind, input, output, is_error, child_frame_id, started_at, ended_at, duration_ms)
-       select $1, x.id, $2, $4, x.position, x.name, x.kind, x.input, x.output, x.is_error, x.child_frame_id, $9, x.ended_at, x.duration_ms
-         from jsonb_to_recordset($10::jsonb) as x(id text, position int, name text, kind text, input jsonb, output jsonb, is_error boolean,
-              child_frame_id uuid, ended_at timestamptz, duration_ms real)
-        where exists (select 1 from t)
-       on conflict do nothing
-     ), ch as (
-       insert into frames (id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
-                           status, input, identity, "authorization", created_at)
-       select x.id, $2, $1, x.parent_tool_call_id, $11, (select frame_count from r) - $3 + x.i, x.realm_id, x.loop_id, x.loop_revision,
-              x.loop_type, 'queued', x.input, $12::jsonb, x."authorization", $9
-         from jsonb_to_recordset($13::jsonb) as x(id uuid, i int, parent_tool_call_id text, realm_id text, loop_id text, loop_revision int,
-              loop_type text, input jsonb, "authorization" jsonb)
-        where exists (select 1 from t)
-       on conflict do nothing
-     ), u as (
-       update frames set input_tokens = input_tokens + $14, output_tokens = output_tokens + $15, attempts = attempts || $16::jsonb,
-              turns = greatest(turns, $4), open_tool_calls = $17, lease_owner = null, lease_expires_at = null
-        where id = $1 and exists (select 1 from t)
-     ), n as (
-       select pg_notify('${WORK_CHANNEL}', '') where $20::boolean and exists (select 1 from t)
-     )${completes ? `, ${completionCte(21)}` : ""}
-     select (select count(*) from t)::int as saved, (select count(*) from r)::int as counted, (select count(*) from n)::int as notified
-            ${completes ? ", (select count(*) from done)::int as completed" : ""}`;
-}
-const SAVE_TURN_SQL = saveTurnSql(false);
-const SAVE_TURN_AND_COMPLETE_SQL = saveTurnSql(true);
 
 /** Another attempt of the same step saved this turn first; this attempt's answer is dropped. */
 export class TurnConflictError extends Error {
