@@ -5,6 +5,7 @@ import { addRealmMapping, removeRealmMapping } from "../../db/queries/realms";
 import { createAnthropicModelClient } from "../runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../runtime/mcp/client-factory";
 import type { Identity } from "../runtime/types";
+import { everythingStdioServer } from "../../test/mcp-servers";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
 import { createClusterExecutor, type ClusterExecutor } from "./executor";
 import { childFrameId } from "./ids";
@@ -141,7 +142,7 @@ describe.skipIf(isPostgresSkipped)("resuming a parent when its last tool call is
   });
 });
 
-describe.skipIf(isPostgresSkipped)("what a worker reads when it starts a frame, on PostgreSQL", () => {
+describe.skipIf(isPostgresSkipped)("a worker on PostgreSQL: what it reads when it starts a frame, and resuming a frame after its tools", () => {
   let rt: TestRuntime;
   let worker: ClusterWorker;
   let executor: ClusterExecutor;
@@ -154,7 +155,25 @@ describe.skipIf(isPostgresSkipped)("what a worker reads when it starts a frame, 
     await rt.registry.registerMany([
       { id: "leaf", type: "llm", realm: "clinic", llm: { model: "claude-test", systemPrompt: "First prompt." } },
       { id: "asker", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "ask", loopRef: "leaf" }] } },
+      {
+        id: "tool-user",
+        type: "llm",
+        realm: "clinic",
+        llm: {
+          model: "claude-test",
+          tools: [
+            { name: "sum", mcp: { server: everythingStdioServer(), tool: "get-sum" } },
+            { name: "echo", mcp: { server: everythingStdioServer(), tool: "echo" } },
+          ],
+        },
+      },
     ]);
+    // Three MCP tools at once: three tool steps, any of which may answer last.
+    rt.model.setScript("tool-user", (_req, { turn }) =>
+      turn === 0
+        ? { toolUses: [{ name: "sum", input: { a: 2, b: 3 } }, { name: "echo", input: { message: "hello" } }, { name: "sum", input: { a: 10, b: 20 } }] }
+        : { text: "tools done" },
+    );
     rt.model.setScript("leaf", () => ({ text: "leaf answer" }));
     // The asker's first turn changes what the database holds, then asks its child.
     rt.model.setScript("asker", async (_req, { turn }) => {
@@ -204,5 +223,18 @@ describe.skipIf(isPostgresSkipped)("what a worker reads when it starts a frame, 
     const allowed = await executor.run("asker", {}, { identity: operator });
     expect(allowed.status).toBe("succeeded");
     expect(allowed.trace.children[0]).toMatchObject({ status: "succeeded", authorization: { allowed: true, role: "operator" } });
+  });
+  it("resumes an LLM frame once when the MCP tools it called directly have all answered", async () => {
+    const result = await executor.run("tool-user", {}, { identity: operator });
+    expect(result.status).toBe("succeeded");
+    expect(result.output).toBe("tools done");
+    expect(result.trace.toolCalls).toHaveLength(3);
+    expect(result.trace.toolCalls.every((c) => c.endedAt !== null && !c.isError)).toBe(true);
+    const asked = rt.model.requests.filter((r) => r.frameId === result.trace.id);
+    expect(asked).toHaveLength(2);
+    const results = ((asked[1]!.body as { messages: { content: unknown }[] }).messages[2]!.content as { type: string; content: string }[]).map((b) => b.content);
+    expect(results.join(" ")).toMatch(/5/);
+    expect(results.join(" ")).toMatch(/hello/);
+    expect(results.join(" ")).toMatch(/30/);
   });
 });
