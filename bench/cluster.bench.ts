@@ -308,6 +308,9 @@ export async function benchCluster(): Promise<Section> {
         `${CONCURRENT_RUNS} trees are ${CONCURRENT_RUNS * FRAMES_PER_RUN} frames: finishing them within ${TARGET_RATIO}× one run needs about ` +
         `${Math.round((CONCURRENT_RUNS * FRAMES_PER_RUN) / (TARGET_RATIO * (5 * LATENCY_MS) / 1000))} frames/s, several times what these CPUs sustain ` +
         `(the throughput table), so the tree's ratio is bounded by CPU, not by waiting. ${CONCURRENT_RUNS} chains are ${CONCURRENT_RUNS * CHAIN_FRAMES} frames.`,
+      `Nor do worker slots bound it: a step waiting for its model call holds one, but with ${WORKER_CONCURRENCY} per worker the ${CONCURRENT_RUNS} trees' ` +
+        `${CONCURRENT_RUNS * MODEL_CALLS_PER_RUN} calls need ${((CONCURRENT_RUNS * MODEL_CALLS_PER_RUN * LATENCY_MS) / 1000 / (3 * WORKER_CONCURRENCY)).toFixed(1)} s of slot time ` +
+        "on 3 workers, less than the CPU time their frames need (`LOOPSTACKS_BENCH_WORKER_CONCURRENCY` changes it).",
     ],
   };
 }
