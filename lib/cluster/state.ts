@@ -678,14 +678,22 @@ export async function loadConversation(db: SqlExecutor, frameId: string): Promis
   return { turns: row.turns, lastCalls: row.calls.map(toSavedToolCall) };
 }
 
-export async function loadToolCall(db: SqlExecutor, frameId: string, toolUseId: string): Promise<(SavedToolCall & { input: unknown; turn: number }) | null> {
-  const { rows } = await db.query<{ id: string; position: number; name: string; kind: string; input: unknown; output: unknown; is_error: boolean; ended_at: Date | string | null; child_frame_id: string | null; turn: number }>(
-    `select id, position, name, kind, input, output, is_error, ended_at, child_frame_id, turn from tool_calls where frame_id = $1 and id = $2`,
+export type LoadedToolCall = SavedToolCall & { input: unknown; turn: number };
+
+/** The frame of a tool step with the tool call it answers (null when there is no such call), in one round trip. */
+export async function loadToolStep(db: SqlExecutor, frameId: string, toolUseId: string): Promise<{ frame: FrameState; call: LoadedToolCall | null } | null> {
+  const { rows } = await db.query<FrameRow & { tool_call: (Omit<LoadedToolCall, "endedAt"> & { endedAt: string | null }) | null }>(
+    `select ${FRAME_COLUMNS},
+            (select json_build_object('id', tc.id, 'position', tc.position, 'name', tc.name, 'kind', tc.kind, 'input', tc.input, 'output', tc.output,
+                    'isError', tc.is_error, 'endedAt', tc.ended_at, 'childFrameId', tc.child_frame_id, 'turn', tc.turn)
+               from tool_calls tc where tc.frame_id = f.id and tc.id = $2) as tool_call
+       from frames f join runs r on r.id = f.run_id where f.id = $1`,
     [frameId, toolUseId],
   );
-  const r = rows[0];
-  if (!r) return null;
-  return { id: r.id, position: r.position, name: r.name, kind: r.kind, input: r.input, output: r.output, isError: r.is_error, endedAt: date(r.ended_at), childFrameId: r.child_frame_id, turn: r.turn };
+  const row = rows[0];
+  if (!row) return null;
+  const call = row.tool_call ? { ...row.tool_call, endedAt: date(row.tool_call.endedAt) } : null;
+  return { frame: toFrameState(row), call };
 }
 
 export interface RunEnding {

@@ -40,7 +40,7 @@ import {
   finishFrame,
   isLive,
   loadFrame,
-  loadToolCall,
+  loadToolStep,
   loadConversation,
   saveToolTurn,
   settleToolCall,
@@ -736,9 +736,9 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
 // Tool steps: an MCP tool the model called directly, answered into the parent's turn.
 
 async function runToolStep(deps: StepDeps, step: StepRun, data: Extract<StepJob, { kind: "tool" }>): Promise<void> {
-  const frame = await loadFrame(deps.db, data.frameId);
-  if (!frame || frame.status !== "running" || !isLive(frame.run.status)) return finishJob(deps, step.job);
-  const call = await loadToolCall(deps.db, frame.id, data.toolUseId);
+  const loaded = await loadToolStep(deps.db, data.frameId, data.toolUseId);
+  if (!loaded || loaded.frame.status !== "running" || !isLive(loaded.frame.run.status)) return finishJob(deps, step.job);
+  const { frame, call } = loaded;
   if (!call || call.endedAt !== null) return finishJob(deps, step.job);
   step.describe({ frameId: frame.id, loopId: frame.loopId, runId: frame.runId });
   const revision = await deps.catalog.revision(frame.loopId, frame.loopRevision);
