@@ -180,19 +180,30 @@ export interface Admission {
 
 /** queued → running, with the authorization and prompt the frame runs under; false if it was not queued. */
 export async function admitFrame(db: SqlExecutor, frame: FrameState, admission: Admission): Promise<boolean> {
-  const { rows } = await db.query<{ admitted: number }>(
-    `with f as (
-       update frames set status = 'running', started_at = $2, "authorization" = $3::jsonb, prompt_version = $4,
-              prompt_choice = $5::jsonb, model = $6, lease_owner = $7, lease_expires_at = $8
-        where id = $1 and status = 'queued' returning run_id, depth
-     ), r as (
-       update runs set status = 'running' where id = (select run_id from f where depth = 0) and status = 'queued'
-     )
-     select count(*)::int as admitted from f`,
-    [frame.id, admission.startedAt, json(admission.authorization), admission.promptVersion, json(admission.promptChoice), admission.model, admission.leaseOwner, admission.leaseExpiresAt],
-  );
+  const { rows } = await db.query<{ admitted: number }>(frame.depth === 0 ? ADMIT_ROOT_SQL : ADMIT_SQL, [
+    frame.id,
+    admission.startedAt,
+    json(admission.authorization),
+    admission.promptVersion,
+    json(admission.promptChoice),
+    admission.model,
+    admission.leaseOwner,
+    admission.leaseExpiresAt,
+  ]);
   return (rows[0]?.admitted ?? 0) > 0;
 }
+
+const ADMIT_FRAME_CTE = `f as (
+       update frames set status = 'running', started_at = $2, "authorization" = $3::jsonb, prompt_version = $4,
+              prompt_choice = $5::jsonb, model = $6, lease_owner = $7, lease_expires_at = $8
+        where id = $1 and status = 'queued' returning run_id
+     )`;
+const ADMIT_SQL = `with ${ADMIT_FRAME_CTE} select count(*)::int as admitted from f`;
+/** A root frame's admission starts its run too. */
+const ADMIT_ROOT_SQL = `with ${ADMIT_FRAME_CTE}, r as (
+       update runs set status = 'running' where id = (select run_id from f) and status = 'queued'
+     )
+     select count(*)::int as admitted from f`;
 
 export async function renewLeases(db: SqlExecutor, frameIds: string[], owner: string, expiresAt: Date): Promise<void> {
   if (frameIds.length === 0) return;
