@@ -13,6 +13,22 @@ function present(row) {
   return record;
 }
 
+/** What can change in a frame once it is written: the columns its upsert updates. */
+function frameChanges(f) {
+  return {
+    status: f.status,
+    attempts: f.attempts ?? [],
+    output: f.output,
+    error: f.error,
+    input_tokens: f.inputTokens ?? 0,
+    output_tokens: f.outputTokens ?? 0,
+    turns: f.turns ?? 0,
+    started_at: f.startedAt,
+    ended_at: f.endedAt,
+    duration_ms: f.durationMs,
+  };
+}
+
 function frameRecord(f) {
   return present({
     id: f.id,
@@ -27,22 +43,23 @@ function frameRecord(f) {
     loop_type: f.loopType,
     prompt_version: f.promptVersion,
     prompt_choice: f.promptChoice,
-    status: f.status,
-    attempts: f.attempts ?? [],
     input: f.input,
-    output: f.output,
-    error: f.error,
     model: f.model,
-    input_tokens: f.inputTokens ?? 0,
-    output_tokens: f.outputTokens ?? 0,
-    turns: f.turns ?? 0,
     identity: f.identity,
     authorization: f.authorization,
     created_at: f.createdAt,
-    started_at: f.startedAt,
-    ended_at: f.endedAt,
-    duration_ms: f.durationMs,
+    ...frameChanges(f),
   });
+}
+
+/** A stored frame: its key and what can change. */
+function frameUpdateRecord(f) {
+  return present({ id: f.id, ...frameChanges(f) });
+}
+
+/** What can change in a tool call once it is written. */
+function toolCallChanges(c) {
+  return { output: c.output, is_error: c.isError ?? false, ended_at: c.endedAt, duration_ms: c.durationMs };
 }
 
 function toolCallRecord(c) {
@@ -55,42 +72,15 @@ function toolCallRecord(c) {
     name: c.name,
     kind: c.kind,
     input: c.input,
-    output: c.output,
-    is_error: c.isError ?? false,
     child_frame_id: c.childFrameId,
     started_at: c.startedAt,
-    ended_at: c.endedAt,
-    duration_ms: c.durationMs,
+    ...toolCallChanges(c),
   });
 }
 
-/** A stored frame: only what can change once it is written (the columns its upsert updates). */
-function frameUpdateRecord(f) {
-  return present({
-    id: f.id,
-    status: f.status,
-    attempts: f.attempts ?? [],
-    output: f.output,
-    error: f.error,
-    input_tokens: f.inputTokens ?? 0,
-    output_tokens: f.outputTokens ?? 0,
-    turns: f.turns ?? 0,
-    started_at: f.startedAt,
-    ended_at: f.endedAt,
-    duration_ms: f.durationMs,
-  });
-}
-
-/** A stored tool call: only what can change once it is written. */
+/** A stored tool call: its key and what can change. */
 function toolCallUpdateRecord(c) {
-  return present({
-    frame_id: c.frameId,
-    id: c.id,
-    output: c.output,
-    is_error: c.isError ?? false,
-    ended_at: c.endedAt,
-    duration_ms: c.durationMs,
-  });
+  return present({ frame_id: c.frameId, id: c.id, ...toolCallChanges(c) });
 }
 
 function turnRecord(t) {
