@@ -99,11 +99,12 @@ export async function startWorker(options: WorkerOptions): Promise<ClusterWorker
   let handle: DatabaseHandle;
   if (options.handle) handle = options.handle;
   else if (options.databaseUrl) {
+    handle = await openDatabase({ url: withApplicationName(options.databaseUrl, `loopstacks-worker ${id}`), poolSize: options.poolSize ?? Math.min(concurrency + 2, DEFAULT_POOL_SIZE) });
     // Its own connections commit without waiting for the WAL flush, as its step transactions do
     // (`isCommitAsync`): a claim, an admission or a fetch lost to a database crash is made again
-    // when the step is retried.
-    const url = withAsyncCommit(withApplicationName(options.databaseUrl, `loopstacks-worker ${id}`));
-    handle = await openDatabase({ url, poolSize: options.poolSize ?? Math.min(concurrency + 2, DEFAULT_POOL_SIZE) });
+    // when the step is retried. Set on each connection before the pool first hands it out (a
+    // connection pooler may refuse it as a startup option).
+    if (handle.pool) handle.pool.options.onConnect = (client) => client.query("set synchronous_commit to off");
   }
   else throw new Error("startWorker needs a databaseUrl or an open database handle");
 
@@ -456,17 +457,6 @@ function failureReason(output: unknown): string {
     return JSON.stringify(output).slice(0, 500);
   }
   return "no reason recorded";
-}
-
-function withAsyncCommit(url: string): string {
-  try {
-    const parsed = new URL(url);
-    const options = parsed.searchParams.get("options");
-    if (!options?.includes("synchronous_commit")) parsed.searchParams.set("options", `${options ? `${options} ` : ""}-c synchronous_commit=off`);
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
 
 function withApplicationName(url: string, name: string): string {
