@@ -2,17 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getQueueHealth, listWorkers } from "../../db/queries/cluster";
 import { verifyAuditChain } from "../../db/queries/audit";
 import { insertPromptVersion, lockLoopForPrompts, moveActivePromptVersion } from "../../db/queries/prompts";
-import { createAnthropicModelClient } from "../runtime/anthropic-model-client";
-import { createMcpClientFactory } from "../runtime/mcp/client-factory";
 import { walkTrace } from "../runtime/trace";
 import type { Identity } from "../runtime/types";
+import { startInProcessEngine, type InProcessEngine } from "../../test/cluster/in-process-engine";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
-import { createClusterExecutor, type ClusterExecutor } from "./executor";
-import { startWorker, type ClusterWorker } from "./worker";
+import type { ClusterExecutor } from "./executor";
+import type { ClusterWorker } from "./worker";
 
 /** The same engine, in one process, on PGlite: what embedded mode would run. */
 describe("cluster engine in-process on PGlite", () => {
   let rt: TestRuntime;
+  let engine: InProcessEngine;
   let worker: ClusterWorker;
   let executor: ClusterExecutor;
   let operator: Identity;
@@ -39,13 +39,12 @@ describe("cluster engine in-process on PGlite", () => {
     rt.model.setScript("impatient", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "wait", input: {} }] } : { text: "never asked" }));
     rt.model.setScript("delegator", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "delegate", input: {} }] } : { text: "delegator done" }));
     rt.model.setScript("asks-vault", (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "vault", input: {} }] } : { text: "no access" }));
-    worker = await startWorker({ handle: rt.database, model: createAnthropicModelClient({ apiKey: "test", baseURL: rt.model.url }), mcp: createMcpClientFactory(), concurrency: 4, heartbeatMs: 500 });
-    executor = await createClusterExecutor({ handle: rt.database, store: rt.store, pollMs: 200 });
+    engine = await startInProcessEngine(rt);
+    ({ worker, executor } = engine);
   });
 
   afterAll(async () => {
-    await executor?.close();
-    await worker?.stop({ graceMs: 1_000 });
+    await engine?.close();
     await rt?.closeAll();
   });
 

@@ -2,17 +2,15 @@ import type { PgBoss } from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertPromptVersion, lockLoopForPrompts, moveActivePromptVersion } from "../../db/queries/prompts";
 import { addRealmMapping, removeRealmMapping } from "../../db/queries/realms";
-import { createAnthropicModelClient } from "../runtime/anthropic-model-client";
-import { createMcpClientFactory } from "../runtime/mcp/client-factory";
 import type { Identity } from "../runtime/types";
 import { everythingStdioServer } from "../../test/mcp-servers";
+import { startInProcessEngine, type InProcessEngine } from "../../test/cluster/in-process-engine";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
 import { createClusterExecutor, type ClusterExecutor } from "./executor";
 import { childFrameId } from "./ids";
 import { createBoss, ensureQueues, frameStepJob, type StepJobInsert } from "./queue";
 import { handleDatabase, type SqlDatabase } from "./sql";
 import { admitFrame, claimFrame, finishFrame, loadFrame, saveToolTurn, type FinishContext, type FrameState } from "./state";
-import { startWorker, type ClusterWorker } from "./worker";
 
 const isPostgresSkipped = process.env.LOOPSTACKS_TEST_SKIP_POSTGRES === "1";
 
@@ -144,7 +142,7 @@ describe.skipIf(isPostgresSkipped)("resuming a parent when its last tool call is
 
 describe.skipIf(isPostgresSkipped)("a worker on PostgreSQL: what it reads when it starts a frame, and resuming a frame after its tools", () => {
   let rt: TestRuntime;
-  let worker: ClusterWorker;
+  let engine: InProcessEngine;
   let executor: ClusterExecutor;
   let operator: Identity;
   let afterTurn: (() => Promise<void>) | null = null;
@@ -181,13 +179,12 @@ describe.skipIf(isPostgresSkipped)("a worker on PostgreSQL: what it reads when i
       await afterTurn?.();
       return { toolUses: [{ name: "ask", input: {} }] };
     });
-    worker = await startWorker({ handle: rt.database, model: createAnthropicModelClient({ apiKey: "test", baseURL: rt.model.url }), mcp: createMcpClientFactory(), concurrency: 4, heartbeatMs: 500 });
-    executor = await createClusterExecutor({ handle: rt.database, store: rt.store, pollMs: 200 });
+    engine = await startInProcessEngine(rt);
+    ({ executor } = engine);
   });
 
   afterAll(async () => {
-    await executor?.close();
-    await worker?.stop({ graceMs: 1_000 });
+    await engine?.close();
     await rt?.closeAll();
   });
 
