@@ -3,67 +3,67 @@
 // the thread runs it as it is; its types are in trace-batch.d.mts.
 import { toStorableJson } from "../lib/runtime/storable.mjs";
 
-/** A row's present columns: a missing key reads as SQL NULL in `jsonb_to_recordset`. */
-function present(row) {
-  const record = {};
-  for (const key in row) {
-    const value = row[key];
-    if (value !== null && value !== undefined) record[key] = value;
-  }
-  return record;
-}
+// Records are object literals of one shape per table, with timestamps already ISO text: that
+// keeps JSON.stringify on its fast path (a Date's toJSON, called from inside it, takes it off).
+// A key whose value is undefined is left out of the JSON and reads as SQL NULL in
+// `jsonb_to_recordset`; a JSON null would too, except in a jsonb column, where it is jsonb's null.
+
+/** A jsonb column's value: SQL NULL when there is none. */
+const jsonb = (value) => value ?? undefined;
+/** A timestamptz column's value as the ISO text JSON.stringify would make of it. */
+const timestamp = (value) => (value instanceof Date ? value.toISOString() : (value ?? undefined));
 
 /** What can change in a frame once it is written: the columns its upsert updates. */
 function frameChanges(f) {
   return {
     status: f.status,
     attempts: f.attempts ?? [],
-    output: f.output,
-    error: f.error,
+    output: jsonb(f.output),
+    error: jsonb(f.error),
     input_tokens: f.inputTokens ?? 0,
     output_tokens: f.outputTokens ?? 0,
     turns: f.turns ?? 0,
-    started_at: f.startedAt,
-    ended_at: f.endedAt,
-    duration_ms: f.durationMs,
+    started_at: timestamp(f.startedAt),
+    ended_at: timestamp(f.endedAt),
+    duration_ms: f.durationMs ?? undefined,
   };
 }
 
 function frameRecord(f) {
-  return present({
+  return {
     id: f.id,
     run_id: f.runId,
-    parent_frame_id: f.parentFrameId,
-    parent_tool_call_id: f.parentToolCallId,
+    parent_frame_id: f.parentFrameId ?? undefined,
+    parent_tool_call_id: f.parentToolCallId ?? undefined,
     depth: f.depth,
     seq: f.seq,
     realm_id: f.realmId,
     loop_id: f.loopId,
     loop_revision: f.loopRevision,
     loop_type: f.loopType,
-    prompt_version: f.promptVersion,
-    prompt_choice: f.promptChoice,
-    input: f.input,
-    model: f.model,
-    identity: f.identity,
-    authorization: f.authorization,
-    created_at: f.createdAt,
+    prompt_version: f.promptVersion ?? undefined,
+    prompt_choice: jsonb(f.promptChoice),
+    input: jsonb(f.input),
+    model: f.model ?? undefined,
+    identity: jsonb(f.identity),
+    authorization: jsonb(f.authorization),
+    created_at: timestamp(f.createdAt),
     ...frameChanges(f),
-  });
+  };
 }
 
 /** A stored frame: its key and what can change. */
 function frameUpdateRecord(f) {
-  return present({ id: f.id, ...frameChanges(f) });
+  return { id: f.id, ...frameChanges(f) };
 }
 
 /** What can change in a tool call once it is written. */
 function toolCallChanges(c) {
-  return { output: c.output, is_error: c.isError ?? false, ended_at: c.endedAt, duration_ms: c.durationMs };
+  return { output: jsonb(c.output), is_error: c.isError ?? false, ended_at: timestamp(c.endedAt), duration_ms: c.durationMs ?? undefined };
 }
 
 function toolCallRecord(c) {
-  return present({
+  return {
     frame_id: c.frameId,
     id: c.id,
     run_id: c.runId,
@@ -71,28 +71,28 @@ function toolCallRecord(c) {
     position: c.position,
     name: c.name,
     kind: c.kind,
-    input: c.input,
-    child_frame_id: c.childFrameId,
-    started_at: c.startedAt,
+    input: jsonb(c.input),
+    child_frame_id: c.childFrameId ?? undefined,
+    started_at: timestamp(c.startedAt),
     ...toolCallChanges(c),
-  });
+  };
 }
 
 /** A stored tool call: its key and what can change. */
 function toolCallUpdateRecord(c) {
-  return present({ frame_id: c.frameId, id: c.id, ...toolCallChanges(c) });
+  return { frame_id: c.frameId, id: c.id, ...toolCallChanges(c) };
 }
 
 function turnRecord(t) {
-  return present({
+  return {
     frame_id: t.frameId,
     turn: t.turn.turn,
-    messages: t.turn.messages,
-    stop_reason: t.turn.stopReason,
+    messages: jsonb(t.turn.messages),
+    stop_reason: t.turn.stopReason ?? undefined,
     input_tokens: t.turn.inputTokens,
     output_tokens: t.turn.outputTokens,
-    created_at: t.createdAt,
-  });
+    created_at: timestamp(t.createdAt),
+  };
 }
 
 const FRAMES_SQL = [
