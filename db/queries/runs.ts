@@ -23,6 +23,7 @@ import type {
   TraceFrame,
 } from "../../lib/runtime/types";
 import type { Db } from "../client";
+import { prepared } from "../prepared-statement";
 import { statementText, traceBatchStatement } from "../trace-batch.mjs";
 import { traceThreadOf } from "../trace-thread";
 import { conversationTurns, frames, runs, toolCalls } from "../schema";
@@ -438,6 +439,12 @@ export async function listStaleRuns(db: Db, olderThan: Date) {
     .where(and(eq(runs.status, "running"), lt(runs.createdAt, olderThan)));
 }
 
+/** The pool under a database opened on PostgreSQL (a transaction has none): batches skip the ORM's query building. */
+function poolOf(db: Db): pg.Pool | undefined {
+  const client = (db as unknown as { $client?: unknown }).$client;
+  return client instanceof pg.Pool ? client : undefined;
+}
+
 /**
  * Writes many frames, tool calls and conversation turns in one statement, whatever their
  * number: each row is the latest state of a frame, call or turn, inserted or updated in place.
@@ -446,27 +453,6 @@ export async function listStaleRuns(db: Db, olderThan: Date) {
  * may refer to a frame inserted beside it.) On PGlite, the statement is built and its JSON
  * made on the database's own thread (see `db/trace-thread.ts`).
  */
-/** The pool under a database opened on PostgreSQL (a transaction has none): batches skip the ORM's query building. */
-function poolOf(db: Db): { query(config: { name: string; text: string; values: unknown[] }): Promise<unknown> } | undefined {
-  const client = (db as unknown as { $client?: unknown }).$client;
-  return client instanceof pg.Pool ? client : undefined;
-}
-
-/**
- * A batch's statement is one of a few shapes (which tables it writes), each prepared once per
- * connection: the server parses and plans it once instead of for every batch.
- */
-const traceBatchStatementNames = new Map<string, string>();
-function traceBatchStatementName(pieces: string[]): string {
-  const key = pieces.join("\u0000");
-  let name = traceBatchStatementNames.get(key);
-  if (!name) {
-    name = `loopstacks_trace_batch_${traceBatchStatementNames.size + 1}`;
-    traceBatchStatementNames.set(key, name);
-  }
-  return name;
-}
-
 export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<TraceBatchWritten> {
   const thread = traceThreadOf(db);
   if (thread) return thread.write(batch);
@@ -474,7 +460,8 @@ export async function upsertTraceBatch(db: Db, batch: TraceBatch): Promise<Trace
   if (!statement) return { replacedValues: false };
   const pool = poolOf(db);
   if (pool) {
-    await pool.query({ name: traceBatchStatementName(statement.pieces), text: statementText(statement.pieces), values: statement.params });
+    // A batch's statement is one of a few shapes (which tables it writes), each prepared once per connection.
+    await pool.query(prepared(statementText(statement.pieces), statement.params));
     return { replacedValues: statement.replacedValues };
   }
   await db.execute(sql(Object.assign([...statement.pieces], { raw: statement.pieces }) as TemplateStringsArray, ...statement.params));

@@ -102,55 +102,6 @@ interface PromptStateRow {
   c_created_at: Date | string | null;
 }
 
-type PromptState = Parameters<typeof selectPrompt>[0];
-
-/** The active prompt version of the loop `loopId` (an SQL expression) and its running rollout, as one row or none. */
-function promptStateSql(loopId: string): string {
-  return `select a.loop_id, a.version, a.system_prompt, a.params, a.author, a.message, a.created_at,
-              ro.id as rollout_id, ro.percent, ro.sticky_by,
-              c.version as c_version, c.system_prompt as c_system_prompt, c.params as c_params, c.author as c_author,
-              c.message as c_message, c.created_at as c_created_at
-         from loops l
-         join prompt_versions a on a.loop_id = l.id and a.version = l.active_prompt_version
-         left join prompt_rollouts ro on ro.loop_id = l.id and ro.ended_at is null
-         left join prompt_versions c on c.loop_id = l.id and c.version = ro.candidate_version
-        where l.id = ${loopId}
-        order by ro.started_at desc
-        limit 1`;
-}
-
-function toPromptState(row: PromptStateRow): PromptState {
-  const active: PromptVersion = {
-    loopId: row.loop_id,
-    version: row.version,
-    systemPrompt: row.system_prompt,
-    params: row.params,
-    author: row.author,
-    message: row.message,
-    createdAt: new Date(row.created_at).toISOString(),
-  };
-  const rollout =
-    row.rollout_id !== null && row.c_version !== null && row.percent !== null && row.sticky_by !== null
-      ? {
-          id: row.rollout_id,
-          percent: row.percent,
-          stickyBy: row.sticky_by,
-          candidate: {
-            loopId: row.loop_id,
-            version: row.c_version,
-            systemPrompt: row.c_system_prompt ?? "",
-            params: row.c_params ?? {},
-            author: row.c_author ?? "",
-            message: row.c_message ?? "",
-            createdAt: new Date(row.c_created_at ?? 0).toISOString(),
-          },
-        }
-      : null;
-  return { active, rollout };
-}
-
-const PROMPT_STATE_SQL = promptStateSql("$1");
-
 /**
  * Which prompt version a frame runs, as the store resolves it (`resolvePromptForFrame`): the
  * loop's active version, or a running rollout's pick for this caller or input. The state (active
@@ -160,10 +111,51 @@ const PROMPT_STATE_SQL = promptStateSql("$1");
  * already, read by the statement that claimed the frame (`claimFrame`).
  */
 export function withPromptStateReads(store: RuntimeStore, db: SqlExecutor): RuntimeStore {
-  const inFlight = new Map<string, Promise<PromptState | null>>();
+  const inFlight = new Map<string, Promise<Parameters<typeof selectPrompt>[0] | null>>();
   const read = async (loopId: string) => {
-    const { rows } = await db.query<PromptStateRow>(PROMPT_STATE_SQL, [loopId]);
-    return rows[0] ? toPromptState(rows[0]) : null;
+    const { rows } = await db.query<PromptStateRow>(
+      `select a.loop_id, a.version, a.system_prompt, a.params, a.author, a.message, a.created_at,
+              ro.id as rollout_id, ro.percent, ro.sticky_by,
+              c.version as c_version, c.system_prompt as c_system_prompt, c.params as c_params, c.author as c_author,
+              c.message as c_message, c.created_at as c_created_at
+         from loops l
+         join prompt_versions a on a.loop_id = l.id and a.version = l.active_prompt_version
+         left join prompt_rollouts ro on ro.loop_id = l.id and ro.ended_at is null
+         left join prompt_versions c on c.loop_id = l.id and c.version = ro.candidate_version
+        where l.id = $1
+        order by ro.started_at desc
+        limit 1`,
+      [loopId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const active: PromptVersion = {
+      loopId: row.loop_id,
+      version: row.version,
+      systemPrompt: row.system_prompt,
+      params: row.params,
+      author: row.author,
+      message: row.message,
+      createdAt: new Date(row.created_at).toISOString(),
+    };
+    const rollout =
+      row.rollout_id !== null && row.c_version !== null && row.percent !== null && row.sticky_by !== null
+        ? {
+            id: row.rollout_id,
+            percent: row.percent,
+            stickyBy: row.sticky_by,
+            candidate: {
+              loopId: row.loop_id,
+              version: row.c_version,
+              systemPrompt: row.c_system_prompt ?? "",
+              params: row.c_params ?? {},
+              author: row.c_author ?? "",
+              message: row.c_message ?? "",
+              createdAt: new Date(row.c_created_at ?? 0).toISOString(),
+            },
+          }
+        : null;
+    return { active, rollout };
   };
   return new Proxy(store, {
     get(target, key, receiver) {

@@ -1,7 +1,8 @@
 import { PgBoss, fromPglite, type ConstructorOptions, type Queue } from "pg-boss";
 import { z } from "zod";
 import type { DatabaseHandle } from "../../db/client";
-import { bossDb, prepared, type SqlExecutor } from "./sql";
+import { prepared } from "../../db/prepared-statement";
+import { bossDb, type SqlExecutor } from "./sql";
 import { derivedId } from "./ids";
 
 /** Every step of every run: an LLM turn, an HTTP or MCP loop, or an MCP tool call of an LLM turn. */

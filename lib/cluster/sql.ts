@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { Db as BossDb } from "pg-boss";
 import type { DatabaseHandle } from "../../db/client";
+import { prepared } from "../../db/prepared-statement";
 import type { PgliteClient, PgliteTransaction } from "../../db/pglite-thread";
 import { storableJson } from "../runtime/storable.mjs";
 import { InfrastructureError } from "./errors";
@@ -26,22 +26,6 @@ export interface PoolDatabaseOptions {
    * the steps of a run means they are executed again, exactly as after a worker crash.
    */
   isCommitAsync?: boolean;
-}
-
-/**
- * Statements with parameters are prepared once per connection and reused: the engine sends the
- * same few statements for every step, and parsing and planning them each time was a large
- * share of the database's work.
- */
-const statementNames = new Map<string, string>();
-export function prepared(text: string, params: unknown[] | undefined): string | pg.QueryConfig {
-  if (!params || params.length === 0) return text;
-  let name = statementNames.get(text);
-  if (!name) {
-    name = `loopstacks_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
-    statementNames.set(text, name);
-  }
-  return { name, text, values: params };
 }
 
 export function poolDatabase(pool: pg.Pool, options: PoolDatabaseOptions = {}): SqlDatabase {

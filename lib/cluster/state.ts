@@ -331,12 +331,7 @@ export async function finishFrame(
      )`);
     columns.push(`(select count(*) from t)::int as saved`);
   }
-  if (completedTurn) {
-    ctes.push(`ct as (
-       update conversation_turns set messages = ${q.add(storableJson(completedTurn.messages), "jsonb")}
-        where frame_id = ${id} and turn = ${q.add(completedTurn.turn, "int")} and jsonb_array_length(messages) = 1
-     )`);
-  }
+  if (completedTurn) ctes.push(completedTurnCte(q, id, completedTurn));
   ctes.push(`f as (
        update frames set status = ${status}, output = ${output}, error = ${error}, ended_at = ${at},
               duration_ms = extract(epoch from (${at} - coalesce(started_at, ${at}))) * 1000,
@@ -363,41 +358,20 @@ export async function finishFrame(
               ended_at = ${at}, duration_ms = extract(epoch from (${at} - started_at)) * 1000
         where frame_id = (select parent_frame_id from f) and id = (select parent_tool_call_id from f) and run_id = ${runId} and ended_at is null
         returning turn
-     ), p as (
-       update frames set open_tool_calls = open_tool_calls - 1
-        where id = (select parent_frame_id from f) and exists (select 1 from tc)
-        returning status, loop_id, realm_id, open_tool_calls
-     ), n as (
-       select pg_notify('${WORK_CHANNEL}', '') where ${q.add(ctx.notify ?? false, "boolean")} and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
-     )`);
-    columns.push(
-      `(select turn from tc) as turn`,
-      `(select status from p) as parent_status, (select loop_id from p) as parent_loop, (select realm_id from p) as parent_realm`,
-      `(select open_tool_calls from p) as parent_open, (select count(*) from n)::int as notified`,
-    );
+     ), ${countDownCtes(q, "(select parent_frame_id from f)", ctx.notify ?? false)}`);
+    columns.push(COUNT_DOWN_COLUMNS);
   }
   if (ctx.completion) {
     ctes.push(completionCte(q, ctx.completion));
     // Last: the job row is the last lock the statement takes.
     columns.push(`(select count(*) from done)::int as completed`);
   }
-  const { rows } = await tx.query<{
-    ended: number;
-    saved?: number;
-    turn?: number | null;
-    parent_status?: string | null;
-    parent_loop?: string | null;
-    parent_realm?: string | null;
-    parent_open?: number | null;
-    completed?: number;
-  }>(`with ${ctes.join(", ")}\n     select ${columns.join(", ")}`, q.params);
+  const { rows } = await tx.query<Partial<CountedDown> & { ended: number; saved?: number; completed?: number }>(`with ${ctes.join(", ")}\n     select ${columns.join(", ")}`, q.params);
   const row = rows[0];
   noteCompletion(ctx.completion, row);
   if (finalTurn && row?.saved === 0) throw new TurnConflictError(frame.id, finalTurn.turn);
   if (!row || row.ended === 0) return false;
-  if (!isRoot && row.turn != null && row.parent_status === "running") {
-    await resumeParent(tx, { id: frame.parentFrameId!, loopId: row.parent_loop!, realmId: row.parent_realm!, open: row.parent_open ?? null }, row.turn, frame.runId, ctx);
-  }
+  if (!isRoot) await resumeIfLastAnswer(tx, frame.parentFrameId!, row, frame.runId, ctx);
   return true;
 }
 
@@ -418,30 +392,58 @@ export async function settleToolCall(
        update tool_calls set output = ${q.add(json(call.output), "jsonb")}, is_error = ${q.add(call.isError, "boolean")}, ended_at = ${at},
               duration_ms = extract(epoch from (${at} - started_at)) * 1000
         where frame_id = ${frameId} and id = ${q.add(call.toolUseId, "text")} and ended_at is null returning turn
-     ), p as (
-       update frames set open_tool_calls = open_tool_calls - 1
-        where id = ${frameId} and exists (select 1 from tc)
-        returning status, loop_id, realm_id, open_tool_calls
-     ), n as (
-       select pg_notify('${WORK_CHANNEL}', '') where ${q.add(ctx.notify ?? false, "boolean")} and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
-     )`,
+     ), ${countDownCtes(q, frameId, ctx.notify ?? false)}`,
   ];
-  const columns = [
-    `(select turn from tc) as turn, (select status from p) as status, (select loop_id from p) as loop_id, (select realm_id from p) as realm_id`,
-    `(select open_tool_calls from p) as open, (select count(*) from n)::int as notified`,
-  ];
+  const columns = [COUNT_DOWN_COLUMNS];
   if (ctx.completion) {
     ctes.push(completionCte(q, ctx.completion));
     columns.push(`(select count(*) from done)::int as completed`);
   }
-  const { rows } = await tx.query<{ turn: number | null; status: string | null; loop_id: string | null; realm_id: string | null; open: number | null; completed?: number }>(
-    `with ${ctes.join(", ")}\n     select ${columns.join(", ")}`,
-    q.params,
-  );
+  const { rows } = await tx.query<CountedDown & { completed?: number }>(`with ${ctes.join(", ")}\n     select ${columns.join(", ")}`, q.params);
   const row = rows[0];
   noteCompletion(ctx.completion, row);
-  if (!row || row.turn === null || row.status !== "running") return;
-  await resumeParent(tx, { id: call.frameId, loopId: row.loop_id!, realmId: row.realm_id!, open: row.open }, row.turn, call.runId, ctx);
+  if (row) await resumeIfLastAnswer(tx, call.frameId, row, call.runId, ctx);
+}
+
+/**
+ * After a `tc` CTE that answered a tool call (returning its turn): `p` takes one off the calling
+ * frame's open calls — an UPDATE, which waits for the frame's row and then re-reads its newest
+ * version, so siblings answering at once take turns and exactly one of them sees 0 — and `n`
+ * wakes the workers for its resumption when that one is 0.
+ */
+function countDownCtes(q: StatementBuilder, parentId: string, notify: boolean): string {
+  return `p as (
+       update frames set open_tool_calls = open_tool_calls - 1
+        where id = ${parentId} and exists (select 1 from tc)
+        returning status, loop_id, realm_id, open_tool_calls
+     ), n as (
+       select pg_notify('${WORK_CHANNEL}', '') where ${q.add(notify, "boolean")} and (select open_tool_calls from p) = 0 and (select status from p) = 'running'
+     )`;
+}
+
+const COUNT_DOWN_COLUMNS = `(select turn from tc) as turn, (select status from p) as parent_status, (select loop_id from p) as parent_loop,
+       (select realm_id from p) as parent_realm, (select open_tool_calls from p) as parent_open, (select count(*) from n)::int as notified`;
+
+/** What `countDownCtes` found: the answered call's turn (null when it was already answered) and the calling frame. */
+interface CountedDown {
+  turn: number | null;
+  parent_status: string | null;
+  parent_loop: string | null;
+  parent_realm: string | null;
+  parent_open: number | null;
+}
+
+async function resumeIfLastAnswer(tx: SqlExecutor, parentId: string, row: Partial<CountedDown>, runId: string, ctx: FinishContext): Promise<void> {
+  if (row.turn == null || row.parent_status !== "running") return;
+  await resumeParent(tx, { id: parentId, loopId: row.parent_loop!, realmId: row.parent_realm!, open: row.parent_open ?? null }, row.turn, runId, ctx);
+}
+
+/** A turn that waited for tools, saved completed with their results (once: a replay finds it so). */
+function completedTurnCte(q: StatementBuilder, frameId: string, completed: CompletedTurn, guard = ""): string {
+  return `ct as (
+       update conversation_turns set messages = ${q.add(storableJson(completed.messages), "jsonb")}
+        where frame_id = ${frameId} and turn = ${q.add(completed.turn, "int")} and jsonb_array_length(messages) = 1 ${guard}
+     )`;
 }
 
 /**
@@ -595,12 +597,7 @@ export async function saveToolTurn(tx: SqlExecutor, boss: PgBoss, plan: TurnPlan
               lease_owner = null, lease_expires_at = null
         where id = ${frameId} and exists (select 1 from t)
      )`);
-  if (plan.completedTurn) {
-    ctes.push(`ct as (
-       update conversation_turns set messages = ${q.add(storableJson(plan.completedTurn.messages), "jsonb")}
-        where frame_id = ${frameId} and turn = ${q.add(plan.completedTurn.turn, "int")} and jsonb_array_length(messages) = 1 and exists (select 1 from r)
-     )`);
-  }
+  if (plan.completedTurn) ctes.push(completedTurnCte(q, frameId, plan.completedTurn, "and exists (select 1 from r)"));
   const columns = [`(select count(*) from t)::int as saved, (select count(*) from r)::int as counted`];
   if (options.notify && plan.jobs.length > 0) {
     ctes.push(`n as (select pg_notify('${WORK_CHANNEL}', '') where exists (select 1 from t))`);
