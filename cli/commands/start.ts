@@ -12,9 +12,13 @@ function nextBin(): string {
   return createRequire(import.meta.url).resolve("next/dist/bin/next");
 }
 
-function runNext(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** The console's own server (lib/server/console-server.mjs): Next's handler, with client addresses taken from the socket. */
+const consoleServer = fileURLToPath(new URL("../../lib/server/console-server.mjs", import.meta.url));
+
+/** Runs a Node.js script (Next's command line, or the console's server) as a child, passing on SIGINT and SIGTERM. */
+function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [nextBin(), ...args], { cwd: projectRoot, env, stdio: "inherit" });
+    const child = spawn(process.execPath, args, { cwd: projectRoot, env, stdio: "inherit" });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on("SIGINT", forward);
     process.on("SIGTERM", forward);
@@ -63,7 +67,7 @@ export function register(program: Command): void {
       const port = env.PORT ?? "3000";
       if (options.rebuild || !existsSync(join(projectRoot, ".next", "BUILD_ID"))) {
         console.log("Building the console (first start only; takes a few minutes)…");
-        const code = await runNext(["build"], env);
+        const code = await runNode([nextBin(), "build"], env);
         if (code !== 0) {
           process.exitCode = code;
           return;
@@ -80,7 +84,7 @@ export function register(program: Command): void {
       if (previous === undefined) delete process.env.PORT;
       else process.env.PORT = previous;
       console.log(`LoopStacks console: http://${options.hostname === "0.0.0.0" ? "localhost" : options.hostname}:${port}`);
-      const serving = runNext(["start", "-p", port, "-H", options.hostname], env);
+      const serving = runNode([consoleServer, "--port", port, "--hostname", options.hostname], env);
       void warmUp(options.hostname, port, serving);
       process.exitCode = await serving;
     });
