@@ -15,6 +15,16 @@ describe("loadConfig", () => {
     expect(loadConfig({ ANTHROPIC_BASE_URL: "http://127.0.0.1:9/" }).model.mode).toBe("custom-endpoint");
   });
 
+  it("reads the proxy HTTP loops go through, and refuses one that is not an HTTP URL", () => {
+    expect(loadConfig({}).httpProxy).toBeNull();
+    expect(loadConfig({ https_proxy: "http://proxy.internal:3128", NO_PROXY: "localhost,.internal" }).httpProxy).toEqual({
+      httpProxy: undefined,
+      httpsProxy: "http://proxy.internal:3128",
+      noProxy: "localhost,.internal",
+    });
+    expect(() => loadConfig({ HTTP_PROXY: "proxy.internal:3128" })).toThrow("HTTP_PROXY: must be an http:// or https:// URL of the proxy");
+  });
+
   it("names each bad variable", () => {
     expect(() => loadConfig({ DATABASE_URL: "mysql://x", PORT: "99999" })).toThrow(/DATABASE_URL[\s\S]*PORT|PORT[\s\S]*DATABASE_URL/);
   });

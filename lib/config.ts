@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import type { Env } from "./env";
 import { AppError } from "./errors";
+import { proxySettingsFrom, type HttpProxySettings } from "./runtime/http-client";
 
 const configSchema = z
   .object({
@@ -46,6 +47,8 @@ export interface Config {
   port: number;
   /** Encrypts the bundle signing keys at rest; absent: `<dataDir>/instance.key`. */
   instanceSecret?: string;
+  /** The proxy HTTP loops go through (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`); null for none. */
+  httpProxy: HttpProxySettings | null;
 }
 
 /** Reads and validates the environment once; a bad value names its variable. */
@@ -59,6 +62,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (c.LOOPSTACKS_EXECUTION === "cluster" && !c.DATABASE_URL) {
     const issues = [{ path: "LOOPSTACKS_EXECUTION", message: "cluster execution needs DATABASE_URL: workers and consoles share one PostgreSQL" }];
     throw new AppError("invalid_request", `Invalid configuration:\n  ${issues[0]!.path}: ${issues[0]!.message}`, { issues });
+  }
+  const httpProxy = proxySettingsFrom(env);
+  for (const [name, value] of [["HTTP_PROXY", httpProxy?.httpProxy], ["HTTPS_PROXY", httpProxy?.httpsProxy]] as const) {
+    if (value !== undefined && !/^https?:$/.test(URL.parse(value)?.protocol ?? "")) {
+      const issues = [{ path: name, message: "must be an http:// or https:// URL of the proxy" }];
+      throw new AppError("invalid_request", `Invalid configuration:\n  ${issues[0]!.path}: ${issues[0]!.message}`, { issues });
+    }
   }
   const dataDir = resolve(c.LOOPSTACKS_DATA_DIR);
   const mode: ModelMode = c.ANTHROPIC_BASE_URL ? "custom-endpoint" : c.ANTHROPIC_API_KEY ? "anthropic" : "scripted";
@@ -76,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
     execution: c.LOOPSTACKS_EXECUTION,
     port: c.PORT,
     ...(c.LOOPSTACKS_INSTANCE_SECRET ? { instanceSecret: c.LOOPSTACKS_INSTANCE_SECRET } : {}),
+    httpProxy,
   };
 }
 

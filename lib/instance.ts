@@ -16,6 +16,7 @@ import { getOrCreateSigningKey, loadOrCreateInstanceSecret, type InstanceSecret 
 import { AppError } from "./errors";
 import { seedDemo } from "./demo/seed";
 import { createRuntime, type Runtime } from "./runtime";
+import { createHttpClient } from "./runtime/http-client";
 import { createAnthropicModelClient } from "./runtime/anthropic-model-client";
 import { createMcpClientFactory } from "./runtime/mcp/client-factory";
 import type { RuntimeStore } from "./runtime/store";
@@ -108,11 +109,13 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
     const store = createDbStore(database.db);
     const model = createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
     const mcp = createMcpClientFactory();
+    const http = createHttpClient({ proxy: config.httpProxy });
     const evaluators = { store: createDbEvaluatorStore(database.db) };
     const runtime = createRuntime({
       store,
       model,
       mcp,
+      http,
       secrets: envSecretResolver(),
       // Otherwise frames succeed on a worker (in this process, or `loopstacks worker`), which runs the evaluators.
       ...(config.execution === "direct" ? { evaluators } : {}),
@@ -144,6 +147,7 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
             worker: {
               model,
               mcp,
+              http,
               secrets: envSecretResolver(),
               concurrency: EMBEDDED_WORKER_CONCURRENCY,
               shutdownGraceMs: EMBEDDED_SHUTDOWN_GRACE_MS,

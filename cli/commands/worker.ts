@@ -7,6 +7,7 @@ import { createDbStore } from "../../db/store";
 import { envSecretResolver, loadConfig } from "../../lib/config";
 import { AppError } from "../../lib/errors";
 import { startEngine, type ClusterLimits } from "../../lib/cluster";
+import { createHttpClient } from "../../lib/runtime/http-client";
 import { createAnthropicModelClient } from "../../lib/runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../../lib/runtime/mcp/client-factory";
 import { createScriptedModelServer, type ScriptedModelServer } from "../../lib/scripted-model";
@@ -96,6 +97,7 @@ export function register(program: Command): void {
           databaseUrl: config.database.url,
           model: createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }),
           mcp,
+          http: createHttpClient({ proxy: config.httpProxy }),
           secrets: envSecretResolver(),
           concurrency,
           ...(env.LOOPSTACKS_WORKER_POOL_SIZE !== undefined ? { poolSize: env.LOOPSTACKS_WORKER_POOL_SIZE } : {}),

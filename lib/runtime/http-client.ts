@@ -1,6 +1,6 @@
 import { pipeline, type Readable } from "node:stream";
 import { constants as zlib, createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import { Agent, request, type Dispatcher } from "undici";
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from "undici";
 import type { HttpClient, HttpResponse } from "./types";
 
 /** The content codings a response is decoded from, as `fetch` decodes them (and with its flush modes, so an empty or cut-off body decodes to what it holds). */
@@ -21,17 +21,43 @@ export function isDecodingError(error: unknown): boolean {
   return error !== null && typeof error === "object" && DECODING_FAILED in error;
 }
 
+/** The proxy settings HTTP loops follow: `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (either case), as curl reads them. */
+export interface HttpProxySettings {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+}
+
+/** The proxy settings in an environment, or null when it names no proxy. */
+export function proxySettingsFrom(env: Record<string, string | undefined>): HttpProxySettings | null {
+  const read = (name: string) => env[name.toLowerCase()] || env[name] || undefined;
+  const settings = { httpProxy: read("HTTP_PROXY"), httpsProxy: read("HTTPS_PROXY"), noProxy: read("NO_PROXY") };
+  return settings.httpProxy || settings.httpsProxy ? settings : null;
+}
+
 /**
- * HTTP loops' client: undici's request API on a connection pool of its own. A call costs a
+ * The connection pool HTTP loops use: through the proxies `settings` name, or directly when
+ * there are none. Plain HTTP is forwarded by the proxy (many proxies tunnel only to port 443),
+ * HTTPS goes through a CONNECT tunnel, and hosts in `noProxy` are reached directly. The caller's
+ * signal bounds each request: a loop's timeout may be longer than a pool's own.
+ */
+export function createHttpDispatcher(settings: HttpProxySettings | null): Dispatcher {
+  const timeouts = { headersTimeout: 0, bodyTimeout: 0 };
+  // undici's own reading of the variables is replaced by `settings`, so that what is used is what was given.
+  return settings ? new EnvHttpProxyAgent({ ...timeouts, proxyTunnel: false, httpProxy: settings.httpProxy ?? "", httpsProxy: settings.httpsProxy ?? "", noProxy: settings.noProxy ?? "" }) : new Agent(timeouts);
+}
+
+/**
+ * HTTP loops' client: undici's request API on a connection pool of its own, through `proxy`
+ * when one is given (see `proxySettingsFrom`). A call costs a
  * fraction of the CPU of `fetch`, which builds WHATWG Request, Headers, Response and stream
  * objects around the same work — for a tree that fans out to many HTTP leaves, that is most of
  * what the runtime spends on them. Like `fetch`, it decodes gzip, deflate and brotli responses;
  * unlike it, it follows no redirect (the dispatcher follows them itself, to keep secrets on their
  * origin). Time limits come from the caller's signal alone.
  */
-export function createHttpClient(options: { dispatcher?: Dispatcher } = {}): HttpClient {
-  // The caller's signal bounds each request: a loop's timeout may be longer than a pool's own.
-  const dispatcher = options.dispatcher ?? new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+export function createHttpClient(options: { dispatcher?: Dispatcher; proxy?: HttpProxySettings | null } = {}): HttpClient {
+  const dispatcher = options.dispatcher ?? createHttpDispatcher(options.proxy ?? null);
   return {
     async request(url, init): Promise<HttpResponse> {
       const response = await request(url, {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -6,7 +6,7 @@ import { parseLoopDefinition, type HttpLoopDefinition, type LoopDefinitionInput 
 import type { DispatchContext } from "../dispatch";
 import { DispatchError } from "../retry";
 import type { Attempt } from "../types";
-import { defaultHttpClient } from "../http-client";
+import { createHttpClient, createHttpDispatcher, defaultHttpClient, proxySettingsFrom } from "../http-client";
 import { dispatchHttp } from "./http";
 
 interface SeenRequest {
@@ -69,7 +69,7 @@ function httpLoop(http: Partial<Extract<LoopDefinitionInput, { type: "http" }>["
   return definition;
 }
 
-function context(options: { signal?: AbortSignal; secrets?: Record<string, string> } = {}) {
+function context(options: { signal?: AbortSignal; secrets?: Record<string, string>; http?: DispatchContext["http"] } = {}) {
   const attempts: Attempt[] = [];
   const secrets = options.secrets ?? {};
   const unused = () => {
@@ -80,7 +80,7 @@ function context(options: { signal?: AbortSignal; secrets?: Record<string, strin
     runId: "run-3c4d",
     signal: options.signal ?? new AbortController().signal,
     clock: { now: () => new Date() },
-    http: defaultHttpClient,
+    http: options.http ?? defaultHttpClient,
     secrets: { resolve: (name) => secrets[name] },
     mcp: { callTool: unused, listTools: unused, close: unused },
     recordAttempt: (attempt) => attempts.push(attempt),
@@ -534,5 +534,73 @@ describe("dispatchHttp: the response", () => {
     const outcome = await dispatchHttp(httpLoop({}), {}, ctx, { maxResponseBytes: 1024 });
 
     expect(outcome.output).toBe("y".repeat(1022));
+  });
+});
+
+describe("dispatchHttp through a proxy", () => {
+  /** A forward proxy: plain HTTP requests in absolute form are relayed and recorded; CONNECT tunnels are recorded and refused. */
+  async function startProxy() {
+    const relayed: { url: string; authorization: string | undefined }[] = [];
+    const tunnels: string[] = [];
+    const proxy = createServer((request, response) => {
+      relayed.push({ url: request.url ?? "", authorization: request.headers["proxy-authorization"] });
+      const target = new URL(request.url ?? "");
+      const headers = { ...request.headers };
+      delete headers["proxy-authorization"];
+      const upstream = httpRequest(target, { method: request.method, headers }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      });
+      upstream.on("error", () => response.writeHead(502).end());
+      request.pipe(upstream);
+    });
+    proxy.on("connect", (request: IncomingMessage, socket: Socket) => {
+      tunnels.push(request.url ?? "");
+      socket.end("HTTP/1.1 403 Forbidden\r\n\r\n");
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    return {
+      url,
+      relayed,
+      tunnels,
+      close: async () => {
+        proxy.closeAllConnections();
+        await new Promise((resolve) => proxy.close(resolve));
+      },
+    };
+  }
+
+  it("reads HTTP_PROXY, HTTPS_PROXY and NO_PROXY in either case, and nothing when no proxy is named", () => {
+    expect(proxySettingsFrom({ HTTP_PROXY: "http://proxy:3128", no_proxy: "internal" })).toEqual({ httpProxy: "http://proxy:3128", httpsProxy: undefined, noProxy: "internal" });
+    expect(proxySettingsFrom({ https_proxy: "http://a:1", HTTPS_PROXY: "http://b:2" })).toMatchObject({ httpsProxy: "http://a:1" });
+    expect(proxySettingsFrom({ NO_PROXY: "internal" })).toBeNull();
+    expect(proxySettingsFrom({})).toBeNull();
+  });
+
+  it("sends plain HTTP through the proxy with its credentials, HTTPS through a CONNECT tunnel, and hosts in NO_PROXY directly", async () => {
+    const proxy = await startProxy();
+    const dispatcher = createHttpDispatcher({ httpProxy: `http://relay:pa55@${proxy.url.slice("http://".length)}`, noProxy: "direct.invalid" });
+    try {
+      handler = (_request, response) => json(response, 200, { via: "upstream" });
+      const { ctx } = context({ http: createHttpClient({ dispatcher }) });
+      expect(await dispatchHttp(httpLoop({ url: `${baseUrl}/through?q={{input.q}}` }), { q: "a b" }, ctx)).toEqual({ output: { via: "upstream" } });
+      expect(proxy.relayed).toEqual([{ url: `${baseUrl}/through?q=a%20b`, authorization: `Basic ${Buffer.from("relay:pa55").toString("base64")}` }]);
+      expect(seen.map((r) => r.url)).toEqual(["/through?q=a%20b"]);
+
+      // HTTPS goes through a tunnel, which this proxy refuses: the loop fails without retrying a refusal as if the host were down.
+      const refused = await failure(dispatchHttp(httpLoop({ url: "https://secure.invalid/" }, { maxAttempts: 1 }), {}, ctx));
+      expect(proxy.tunnels).toEqual(["secure.invalid:443"]);
+      expect(refused).toMatchObject({ code: "http_proxy_error", status: 403, retryable: false });
+      expect(refused.message).toBe("The proxy refused the tunnel to https://secure.invalid/ (HTTP 403)");
+
+      // A host in NO_PROXY is reached directly: this one does not resolve, so the proxy never hears of it.
+      const direct = await failure(dispatchHttp(httpLoop({ url: "http://direct.invalid/" }, { maxAttempts: 1 }), {}, ctx));
+      expect(direct.code).toBe("http_connection_error");
+      expect(proxy.relayed).toHaveLength(1);
+    } finally {
+      await dispatcher.close();
+      await proxy.close();
+    }
   });
 });

@@ -221,6 +221,13 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
   } catch (error) {
     if (ctx.signal.aborted) throw cancellationError(ctx.signal);
     if (error instanceof DispatchError) throw error;
+    const proxyStatus = proxyRefusal(error);
+    if (proxyStatus !== null && !isTimedOut) {
+      throw new DispatchError("http_proxy_error", `The proxy refused the tunnel to ${request.target} (HTTP ${proxyStatus})`, {
+        retryable: isRetryableStatus(proxyStatus),
+        status: proxyStatus,
+      });
+    }
     if (isTimedOut || isAbortError(error)) {
       throw new DispatchError("http_timeout", `No response from ${request.target} within ${timeoutMs} ms`, { retryable: true, cause: error });
     }
@@ -305,6 +312,12 @@ function isConnectionError(error: unknown): boolean {
   // A response that is not HTTP at all.
   if (error instanceof Error && error.name === "HTTPParserError") return true;
   return error instanceof Error && /socket hang up/i.test(error.message);
+}
+
+/** The status a proxy answered a CONNECT with when it refused the tunnel (undici reports it as an abort), or null. */
+function proxyRefusal(error: unknown): number | null {
+  const match = error instanceof Error && errorCode(error) === "UND_ERR_ABORTED" ? /^Proxy response \((\d{3})\) !== 200/.exec(error.message) : null;
+  return match ? Number(match[1]) : null;
 }
 
 /** A wrapped network failure ("fetch failed", say) is described by its cause. */
