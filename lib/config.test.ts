@@ -32,9 +32,23 @@ describe("loadConfig", () => {
 
 describe("envSecretResolver", () => {
   it("only reads LOOPSTACKS_SECRET_ variables", () => {
-    const secrets = envSecretResolver({ LOOPSTACKS_SECRET_API: "s3cret", DATABASE_URL: "postgres://x" });
-    expect(secrets.resolve("API")).toBe("s3cret");
-    expect(secrets.resolve("DATABASE_URL")).toBeUndefined();
+    const secrets = envSecretResolver({ LOOPSTACKS_SECRET_API: "s3cret", LOOPSTACKS_SECRET_API_REALMS: "*", DATABASE_URL: "postgres://x" });
+    expect(secrets.resolve("API", "cardiology")).toBe("s3cret");
+    expect(secrets.resolve("DATABASE_URL", "cardiology")).toBeUndefined();
+  });
+
+  it("gives a secret only to the realms its _REALMS list names, and to none without a list", () => {
+    const secrets = envSecretResolver({
+      LOOPSTACKS_SECRET_PARTNER: "p4rtner",
+      LOOPSTACKS_SECRET_PARTNER_REALMS: "cardiology, oncology",
+      LOOPSTACKS_SECRET_UNLISTED: "u",
+    });
+    expect(secrets.resolve("PARTNER", "cardiology")).toBe("p4rtner");
+    expect(secrets.resolve("PARTNER", "oncology")).toBe("p4rtner");
+    expect(secrets.resolve("PARTNER", "billing")).toBeUndefined();
+    expect(secrets.resolve("UNLISTED", "cardiology")).toBeUndefined();
+    // The list is configuration, not a secret a loop can read.
+    expect(secrets.resolve("PARTNER_REALMS", "cardiology")).toBeUndefined();
   });
 });
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Env } from "./env";
 import { AppError } from "./errors";
 import { proxySettingsFrom, type HttpProxySettings } from "./runtime/http-client";
+import type { SecretResolver } from "./runtime/types";
 
 const configSchema = z
   .object({
@@ -91,9 +92,21 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 /**
- * `{ secret: "NAME" }` in a loop definition resolves to `LOOPSTACKS_SECRET_NAME`. The prefix
- * keeps a definition from reading the process's own credentials (DATABASE_URL, API keys).
+ * `{ secret: "NAME" }` in a loop definition resolves to `LOOPSTACKS_SECRET_NAME`, for loops of
+ * the realms listed in `LOOPSTACKS_SECRET_NAME_REALMS` (comma-separated realm ids, or `*` for
+ * every realm); without that list, for none. The prefix keeps a definition from reading the
+ * process's own credentials (DATABASE_URL, API keys); the list keeps the maintainers of one
+ * realm from sending another realm's secret to a server of their choosing.
  */
-export function envSecretResolver(env: Env = process.env) {
-  return { resolve: (name: string) => env[`LOOPSTACKS_SECRET_${name}`] };
+export function envSecretResolver(env: Env = process.env): SecretResolver {
+  return {
+    resolve(name, realm) {
+      if (name.endsWith(SECRET_REALMS_SUFFIX)) return undefined;
+      const realms = (env[`LOOPSTACKS_SECRET_${name}${SECRET_REALMS_SUFFIX}`] ?? "").split(",").map((r) => r.trim());
+      return realms.includes("*") || realms.includes(realm) ? env[`LOOPSTACKS_SECRET_${name}`] : undefined;
+    },
+  };
 }
+
+/** `LOOPSTACKS_SECRET_<NAME>_REALMS` lists the realms that may use the secret `<NAME>`; it is not a secret itself. */
+const SECRET_REALMS_SUFFIX = "_REALMS";

@@ -400,6 +400,7 @@ function dispatchContext(deps: StepDeps, frame: FrameState, signal: AbortSignal,
   return {
     frameId: frame.id,
     runId: frame.runId,
+    realm: frame.realmId,
     signal,
     clock: deps.clock,
     http: deps.http,
@@ -754,7 +755,7 @@ async function runToolStep(deps: StepDeps, step: StepRun, data: Extract<StepJob,
     const { signal, dispose } = stepSignal(deps, step.signal, frame, definition);
     let secrets: string[] = [];
     try {
-      const server = resolveMcpServer(tool.mcp.server, deps.secrets);
+      const server = resolveMcpServer(tool.mcp.server, deps.secrets, frame.realmId);
       secrets = resolvedSecretValues(tool.mcp.server, server);
       const result = await Promise.race([
         deps.mcp.callTool(server, tool.mcp.tool, call.input as Record<string, unknown>, { signal, timeoutMs: MCP_TOOL_TIMEOUT_MS }),

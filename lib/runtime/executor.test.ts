@@ -376,6 +376,47 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     expect(rt.model.requests.length).toBe(asked);
   });
 
+  it("keeps a secret out of the trace when an MCP tool's server fails while its tools are listed", async () => {
+    const secret = "tok-77c1-listing-secret";
+    await rt.registry.register({
+      id: "lists-tools",
+      type: "llm",
+      realm: "clinic",
+      llm: {
+        model: "m",
+        tools: [
+          {
+            name: "lookup",
+            mcp: {
+              server: {
+                transport: "stdio",
+                command: process.execPath,
+                args: ["-e", "console.error('rejected token ' + process.env.API_TOKEN); process.exit(1)"],
+                env: { API_TOKEN: { secret: "LISTING_TOKEN" } },
+              },
+              tool: "lookup",
+            },
+          },
+        ],
+      },
+    });
+    const withSecrets = createRuntime({
+      store: rt.store,
+      model: createAnthropicModelClient({ apiKey: "test-key", baseURL: rt.model.url }),
+      mcp: createMcpClientFactory(),
+      secrets: { resolve: (name, realm) => (name === "LISTING_TOKEN" && realm === "clinic" ? secret : undefined) },
+    });
+    try {
+      const result = await withSecrets.executor.run("lists-tools", "hi", { identity: operator });
+      expect(result.status).toBe("failed");
+      expect(result.error?.message).toContain("rejected token [redacted]");
+      expect(JSON.stringify(result)).not.toContain(secret);
+      expect(JSON.stringify(await rt.store.getTrace(result.runId))).not.toContain(secret);
+    } finally {
+      await withSecrets.close();
+    }
+  });
+
   it("stops calling the model while the database is away, instead of going on with nothing recorded", async () => {
     await rt.registry.registerMany([
       { id: "chatty-leaf", type: "http", realm: "clinic", http: { method: "GET", url: `${httpUrl}/cases?q={{input.q}}` } },

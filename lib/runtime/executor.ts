@@ -309,6 +309,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const ctx: DispatchContext = {
       frameId: req.frameId,
       runId: run.id,
+      realm: loop.realm,
       signal: controller.signal,
       clock,
       http: deps.http,

@@ -45,9 +45,13 @@ export interface Clock {
   now(): Date;
 }
 
-/** Resolves `{ secret: NAME }` references at dispatch time. */
+/**
+ * Resolves `{ secret: NAME }` references at dispatch time, for a frame of a loop in `realm`:
+ * undefined when the secret is not set, or not available to that realm (the two are not told
+ * apart, so a loop's maintainers learn nothing of the secrets other realms use).
+ */
 export interface SecretResolver {
-  resolve(name: string): string | undefined;
+  resolve(name: string, realm: string): string | undefined;
 }
 
 /** One HTTP request as an HTTP loop sends it: redirects are not followed, the body is read by the caller. */

@@ -78,6 +78,7 @@ function context(options: { signal?: AbortSignal; secrets?: Record<string, strin
   const ctx: DispatchContext = {
     frameId: "frame-1a2b",
     runId: "run-3c4d",
+    realm: "test",
     signal: options.signal ?? new AbortController().signal,
     clock: { now: () => new Date() },
     http: options.http ?? defaultHttpClient,
@@ -228,7 +229,17 @@ describe("dispatchHttp: secrets", () => {
     const { ctx, attempts } = context();
     const error = await failure(dispatchHttp(httpLoop({ headers: { Authorization: { secret: "MISSING_TOKEN" } } }), {}, ctx));
 
-    expect(error).toMatchObject({ code: "secret_missing", message: "Secret MISSING_TOKEN is not set", retryable: false });
+    expect(error).toMatchObject({ code: "secret_missing", message: "Secret MISSING_TOKEN is not set for realm test", retryable: false });
+    expect(seen).toHaveLength(0);
+    expect(attempts).toHaveLength(0);
+  });
+
+  it("fails without sending when the secret is not available to the frame's realm, saying no more than for one not set", async () => {
+    const { ctx, attempts } = context();
+    const billingOnly: DispatchContext["secrets"] = { resolve: (name, realm) => (name === "KEY" && realm === "billing" ? SECRET : undefined) };
+    const error = await failure(dispatchHttp(httpLoop({ headers: { Authorization: { secret: "KEY" } } }), {}, { ...ctx, secrets: billingOnly }));
+
+    expect(error).toMatchObject({ code: "secret_missing", message: "Secret KEY is not set for realm test", retryable: false });
     expect(seen).toHaveLength(0);
     expect(attempts).toHaveLength(0);
   });

@@ -91,8 +91,8 @@ function prepareRequest(definition: HttpLoopDefinition, input: unknown, ctx: Dis
     if (typeof value === "string") {
       rendered = renderString(value, input);
     } else {
-      const secret = ctx.secrets.resolve(value.secret);
-      if (secret === undefined) throw new DispatchError("secret_missing", `Secret ${value.secret} is not set`);
+      const secret = ctx.secrets.resolve(value.secret, ctx.realm);
+      if (secret === undefined) throw new DispatchError("secret_missing", `Secret ${value.secret} is not set for realm ${ctx.realm}`);
       secretValues.push(secret);
       rendered = secret;
     }

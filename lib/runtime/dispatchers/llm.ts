@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isLoopRefTool, type LlmLoopDefinition, type ToolDefinition } from "../definition";
 import type { DispatchContext, DispatchOutcome } from "../dispatch";
-import { DispatchError, round, withRetry } from "../retry";
+import { DispatchError, round, toDispatchError, withRetry } from "../retry";
 import type { NewToolCall, RuntimeStore, SavedTurn, ToolCallPatch } from "../store";
 import type {
   FrameError,
@@ -13,7 +13,7 @@ import type {
   RegisteredLoop,
   TokenUsage,
 } from "../types";
-import { redactSecrets } from "../redact";
+import { redactError, redactSecrets } from "../redact";
 import { mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "./mcp";
 
 /** Budget for an MCP tool offered directly to the model (listing and calling). */
@@ -118,8 +118,15 @@ export async function bindTools(frame: LlmFrame, host: { store: Pick<RuntimeStor
       }
       let schema = tool.mcp.inputSchema;
       if (!schema) {
-        const server = resolveMcpServer(tool.mcp.server, ctx.secrets);
-        const listed = await ctx.mcp.listTools(server, { signal: ctx.signal, timeoutMs: MCP_TOOL_TIMEOUT_MS });
+        const server = resolveMcpServer(tool.mcp.server, ctx.secrets, ctx.realm);
+        let listed: Awaited<ReturnType<DispatchContext["mcp"]["listTools"]>>;
+        try {
+          listed = await ctx.mcp.listTools(server, { signal: ctx.signal, timeoutMs: MCP_TOOL_TIMEOUT_MS });
+        } catch (error) {
+          // A server that fails may echo a header or variable (its stderr, a response body): secret values never reach the trace.
+          if (ctx.signal.aborted) throw error;
+          throw redactError(toDispatchError(error), resolvedSecretValues(tool.mcp.server, server));
+        }
         schema = listed.find((t) => t.name === tool.mcp.tool)?.inputSchema;
       }
       return [tool.name, { tool, inputSchema: asToolInputSchema(schema), description: tool.description ?? `MCP tool ${tool.mcp.tool}` }];
@@ -241,7 +248,7 @@ async function runToolUse(
   }
   let secrets: string[] = [];
   try {
-    const server = resolveMcpServer(tool.mcp.server, ctx.secrets);
+    const server = resolveMcpServer(tool.mcp.server, ctx.secrets, ctx.realm);
     secrets = resolvedSecretValues(tool.mcp.server, server);
     const result = await ctx.mcp.callTool(server, tool.mcp.tool, use.input as Record<string, unknown>, { signal: ctx.signal, timeoutMs: MCP_TOOL_TIMEOUT_MS });
     // The server may echo a header or variable back: its secret values never reach the trace or the model.

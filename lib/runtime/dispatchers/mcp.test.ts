@@ -40,6 +40,7 @@ function context(secrets: Record<string, string> = {}, signal = new AbortControl
   const ctx: DispatchContext = {
     frameId: "frame-1",
     runId: "run-1",
+    realm: "test",
     signal,
     clock: { now: () => new Date() },
     http: defaultHttpClient,
@@ -148,18 +149,22 @@ describe("dispatchMcp failures", () => {
 
 describe("secrets in MCP server config", () => {
   it("resolves env and header references", () => {
-    const secrets = { resolve: (name: string) => ({ A: "alpha", B: "beta" })[name] };
-    expect(resolveMcpServer({ transport: "stdio", command: "srv", args: ["--x"], env: { PLAIN: "p", TOKEN: { secret: "A" } } }, secrets)).toEqual({
+    const secrets = { resolve: (name: string, realm: string) => (realm === "test" ? { A: "alpha", B: "beta" }[name] : undefined) };
+    expect(resolveMcpServer({ transport: "stdio", command: "srv", args: ["--x"], env: { PLAIN: "p", TOKEN: { secret: "A" } } }, secrets, "test")).toEqual({
       transport: "stdio",
       command: "srv",
       args: ["--x"],
       env: { PLAIN: "p", TOKEN: "alpha" },
     });
-    expect(resolveMcpServer({ transport: "http", url: "http://127.0.0.1/mcp", headers: { authorization: { secret: "B" } } }, secrets)).toEqual({
+    expect(resolveMcpServer({ transport: "http", url: "http://127.0.0.1/mcp", headers: { authorization: { secret: "B" } } }, secrets, "test")).toEqual({
       transport: "http",
       url: "http://127.0.0.1/mcp",
       headers: { authorization: "beta" },
     });
+    // A secret the frame's realm may not use is not resolved at all.
+    expect(() => resolveMcpServer({ transport: "http", url: "http://127.0.0.1/mcp", headers: { authorization: { secret: "B" } } }, secrets, "other")).toThrow(
+      'Secret "B" (MCP server headers "authorization") is not set for realm other',
+    );
   });
 
   it("scrubs a resolved secret the server echoes back from the output", async () => {

@@ -13,7 +13,7 @@ import { redactError, redactSecrets } from "../redact";
 export async function dispatchMcp(definition: McpLoopDefinition, input: unknown, ctx: DispatchContext): Promise<DispatchOutcome> {
   const { mcp } = definition;
   const args = toolArguments(input);
-  const server = resolveMcpServer(mcp.server, ctx.secrets);
+  const server = resolveMcpServer(mcp.server, ctx.secrets, ctx.realm);
   const secretValues = resolvedSecretValues(mcp.server, server);
   const redact = <T>(value: T): T => redactSecrets(value, secretValues);
 
@@ -39,20 +39,20 @@ export async function dispatchMcp(definition: McpLoopDefinition, input: unknown,
 }
 
 /**
- * Replaces `{ secret: NAME }` references in env and headers with their values. Fails with
- * `secret_missing`, naming the secret, when one cannot be resolved.
+ * Replaces `{ secret: NAME }` references in env and headers with their values, as available to
+ * `realm`. Fails with `secret_missing`, naming the secret, when one cannot be resolved.
  */
-export function resolveMcpServer(config: McpServerConfig, secrets: SecretResolver): ResolvedMcpServer {
+export function resolveMcpServer(config: McpServerConfig, secrets: SecretResolver, realm: string): ResolvedMcpServer {
   if (config.transport === "stdio") {
     return {
       transport: "stdio",
       command: config.command,
       args: [...config.args],
-      env: resolveValues(config.env, secrets, "env"),
+      env: resolveValues(config.env, secrets, realm, "env"),
       ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
     };
   }
-  return { transport: "http", url: config.url, headers: resolveValues(config.headers, secrets, "headers") };
+  return { transport: "http", url: config.url, headers: resolveValues(config.headers, secrets, realm, "headers") };
 }
 
 /**
@@ -81,16 +81,16 @@ function toolArguments(input: unknown): Record<string, unknown> {
   return input as Record<string, unknown>;
 }
 
-function resolveValues(values: Record<string, string | SecretRef>, secrets: SecretResolver, where: "env" | "headers"): Record<string, string> {
+function resolveValues(values: Record<string, string | SecretRef>, secrets: SecretResolver, realm: string, where: "env" | "headers"): Record<string, string> {
   const resolved: Record<string, string> = {};
   for (const [name, value] of Object.entries(values)) {
     if (!isSecretRef(value)) {
       resolved[name] = value;
       continue;
     }
-    const secret = secrets.resolve(value.secret);
+    const secret = secrets.resolve(value.secret, realm);
     if (secret === undefined) {
-      throw new DispatchError("secret_missing", `Secret "${value.secret}" (MCP server ${where} "${name}") is not set`, { retryable: false });
+      throw new DispatchError("secret_missing", `Secret "${value.secret}" (MCP server ${where} "${name}") is not set for realm ${realm}`, { retryable: false });
     }
     resolved[name] = secret;
   }
