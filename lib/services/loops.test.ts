@@ -5,6 +5,7 @@ import { resolveActor, type Actor } from "./actor";
 import { getLoop, sampleFromSchema } from "./get-loop";
 import { listLoops } from "./list-loops";
 import { registerLoop } from "./register-loop";
+import { getLoop as getStoredLoop } from "../../db/queries/loops";
 
 describe("loop services on pglite", () => {
   let rt: TestRuntime;
@@ -126,11 +127,21 @@ describe("loop services on pglite", () => {
     expect((error as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual(expect.arrayContaining(["id", "llm.model", "llm.maxTurns"]));
   });
 
-  it("keeps loops that start a local process to admins", async () => {
+  it("refuses a loop that starts a local process to every role, as a loop or as an LLM loop's tool", async () => {
     const deps = { db: rt.database.db, registry: rt.registry };
-    const definition = { id: "alpha-shell", type: "mcp", realm: "alpha", mcp: { server: { transport: "stdio", command: "/bin/sh" }, tool: "x" } };
-    expect(isAppError(await registerLoop(deps, maintainerA, { definition }).catch((e: unknown) => e), "forbidden")).toBe(true);
-    await expect(registerLoop(deps, adminA, { definition })).resolves.toMatchObject({ loopId: "alpha-shell", revision: 1 });
+    const shell = { transport: "stdio", command: "/bin/sh" };
+    const definitions = [
+      { id: "alpha-shell", type: "mcp", realm: "alpha", mcp: { server: shell, tool: "x" } },
+      { id: "alpha-shell-tool", type: "llm", realm: "alpha", llm: { model: "m", tools: [{ name: "sh", mcp: { server: shell, tool: "x" } }] } },
+    ];
+    for (const definition of definitions) {
+      for (const actor of [maintainerA, adminA]) {
+        const error = await registerLoop(deps, actor, { definition }).catch((e: unknown) => e);
+        expect(isAppError(error, "forbidden")).toBe(true);
+        expect((error as Error).message).toContain("loopstacks apply");
+      }
+      expect(await getStoredLoop(rt.database.db, { loopId: definition.id, scope: "all" })).toBeNull();
+    }
   });
 });
 

@@ -18,9 +18,11 @@ export interface RegisterLoopResult {
 }
 
 /**
- * Registers a loop or a new revision of one. Maintainers and admins of the loop's realm may;
- * a loop that starts a process on the server (an MCP server over stdio) needs an admin,
- * because its command runs with the server's own privileges.
+ * Registers a loop or a new revision of one, from the console or the API. Maintainers and admins
+ * of the loop's realm may; a loop that starts a process on the server (an MCP server over stdio)
+ * is refused whatever the role: its command would run with the server's own privileges (its
+ * environment, its keys, every realm's data), which no realm role grants. Such loops are
+ * registered from the server itself, with `loopstacks apply`.
  */
 export async function registerLoop(deps: { db: Db; registry: Registry }, actor: Actor, raw: RegisterLoopInput): Promise<RegisterLoopResult> {
   const definition = parseLoopDefinition(registerLoopSchema.parse(raw).definition);
@@ -30,10 +32,12 @@ export async function registerLoop(deps: { db: Db; registry: Registry }, actor: 
       issues: [{ path: "realm", message: "you are not a maintainer of this realm" }],
     });
   }
-  if (startsLocalProcess(definition) && !can(actor, "admin", definition.realm)) {
-    throw new AppError("forbidden", "Only an admin of the realm may register a loop that starts a local process (MCP over stdio)", {
-      issues: [{ path: definition.type === "mcp" ? "mcp.server.transport" : "llm.tools", message: "stdio MCP servers need the admin role" }],
-    });
+  if (startsLocalProcess(definition)) {
+    throw new AppError(
+      "forbidden",
+      "A loop that starts a process on the server (MCP over stdio) is registered on the server itself, with `loopstacks apply`; the console and the API refuse it for every role",
+      { issues: [{ path: definition.type === "mcp" ? "mcp.server.transport" : "llm.tools", message: "stdio MCP servers are registered with `loopstacks apply`" }] },
+    );
   }
 
   const existing = await getLoop(deps.db, { loopId: definition.id, scope: "all" });

@@ -85,7 +85,8 @@ export default async function RegisterLoopPage({ searchParams }: { searchParams:
               <code className="font-mono">llm</code>: model, systemPrompt, maxTokens, maxTurns, tools (<code className="font-mono">{"{ name, loopRef }"}</code>)
             </li>
             <li>
-              <code className="font-mono">mcp</code>: server (stdio command or HTTP url) and tool
+              <code className="font-mono">mcp</code>: server (an HTTP url; a stdio command is registered on the server with{" "}
+              <code className="font-mono">loopstacks apply</code>) and tool
             </li>
             <li>
               <code className="font-mono">http</code>: method, url with <code className="font-mono">{"{{input.x}}"}</code>, headers, body
