@@ -25,6 +25,18 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ HTTP_PROXY: "proxy.internal:3128" })).toThrow("HTTP_PROXY: must be an http:// or https:// URL of the proxy");
   });
 
+  it("blocks link-local and cloud metadata addresses for HTTP loops unless told otherwise, and refuses a bad entry", () => {
+    const blocked = loadConfig({}).httpBlockedAddresses;
+    expect(["169.254.169.254", "fe80::1", "fd00:ec2::254", "100.100.100.200"].every((a) => blocked.has(a))).toBe(true);
+    expect(blocked.has("10.0.0.1")).toBe(false);
+    const custom = loadConfig({ LOOPSTACKS_HTTP_BLOCKED_ADDRESSES: "10.0.0.0/8" }).httpBlockedAddresses;
+    expect([custom.has("10.1.2.3"), custom.has("169.254.169.254")]).toEqual([true, false]);
+    expect(loadConfig({ LOOPSTACKS_HTTP_BLOCKED_ADDRESSES: "" }).httpBlockedAddresses.size).toBe(0);
+    expect(() => loadConfig({ LOOPSTACKS_HTTP_BLOCKED_ADDRESSES: "10.0.0.0/8, metadata" })).toThrow(
+      'LOOPSTACKS_HTTP_BLOCKED_ADDRESSES: "metadata" is not an IP address or a CIDR range',
+    );
+  });
+
   it("names each bad variable", () => {
     expect(() => loadConfig({ DATABASE_URL: "mysql://x", PORT: "99999" })).toThrow(/DATABASE_URL[\s\S]*PORT|PORT[\s\S]*DATABASE_URL/);
   });

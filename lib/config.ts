@@ -2,7 +2,8 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import type { Env } from "./env";
 import { AppError } from "./errors";
-import { proxySettingsFrom, type HttpProxySettings } from "./runtime/http-client";
+import { parseAddressList, type AddressList } from "./address-list.mjs";
+import { DEFAULT_BLOCKED_ADDRESSES, proxySettingsFrom, type HttpProxySettings } from "./runtime/http-client";
 import type { SecretResolver } from "./runtime/types";
 
 const configSchema = z
@@ -50,6 +51,13 @@ export interface Config {
   instanceSecret?: string;
   /** The proxy HTTP loops go through (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`); null for none. */
   httpProxy: HttpProxySettings | null;
+  /** Addresses HTTP loops may not reach (`LOOPSTACKS_HTTP_BLOCKED_ADDRESSES`; link-local and cloud metadata by default). */
+  httpBlockedAddresses: AddressList;
+}
+
+/** A configuration error about one variable, worded as the schema's are. */
+function configError(path: string, message: string): AppError {
+  return new AppError("invalid_request", `Invalid configuration:\n  ${path}: ${message}`, { issues: [{ path, message }] });
 }
 
 /** Reads and validates the environment once; a bad value names its variable. */
@@ -61,15 +69,17 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const c = parsed.data;
   if (c.LOOPSTACKS_EXECUTION === "cluster" && !c.DATABASE_URL) {
-    const issues = [{ path: "LOOPSTACKS_EXECUTION", message: "cluster execution needs DATABASE_URL: workers and consoles share one PostgreSQL" }];
-    throw new AppError("invalid_request", `Invalid configuration:\n  ${issues[0]!.path}: ${issues[0]!.message}`, { issues });
+    throw configError("LOOPSTACKS_EXECUTION", "cluster execution needs DATABASE_URL: workers and consoles share one PostgreSQL");
   }
   const httpProxy = proxySettingsFrom(env);
   for (const [name, value] of [["HTTP_PROXY", httpProxy?.httpProxy], ["HTTPS_PROXY", httpProxy?.httpsProxy]] as const) {
-    if (value !== undefined && !/^https?:$/.test(URL.parse(value)?.protocol ?? "")) {
-      const issues = [{ path: name, message: "must be an http:// or https:// URL of the proxy" }];
-      throw new AppError("invalid_request", `Invalid configuration:\n  ${issues[0]!.path}: ${issues[0]!.message}`, { issues });
-    }
+    if (value !== undefined && !/^https?:$/.test(URL.parse(value)?.protocol ?? "")) throw configError(name, "must be an http:// or https:// URL of the proxy");
+  }
+  let httpBlockedAddresses: AddressList;
+  try {
+    httpBlockedAddresses = parseAddressList(env.LOOPSTACKS_HTTP_BLOCKED_ADDRESSES ?? DEFAULT_BLOCKED_ADDRESSES, "LOOPSTACKS_HTTP_BLOCKED_ADDRESSES");
+  } catch (error) {
+    throw configError("LOOPSTACKS_HTTP_BLOCKED_ADDRESSES", (error as Error).message.replace(/^LOOPSTACKS_HTTP_BLOCKED_ADDRESSES: /, ""));
   }
   const dataDir = resolve(c.LOOPSTACKS_DATA_DIR);
   const mode: ModelMode = c.ANTHROPIC_BASE_URL ? "custom-endpoint" : c.ANTHROPIC_API_KEY ? "anthropic" : "scripted";
@@ -88,6 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: c.PORT,
     ...(c.LOOPSTACKS_INSTANCE_SECRET ? { instanceSecret: c.LOOPSTACKS_INSTANCE_SECRET } : {}),
     httpProxy,
+    httpBlockedAddresses,
   };
 }
 

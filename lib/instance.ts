@@ -109,7 +109,7 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
     const store = createDbStore(database.db);
     const model = createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
     const mcp = createMcpClientFactory();
-    const http = createHttpClient({ proxy: config.httpProxy });
+    const http = createHttpClient({ proxy: config.httpProxy, blockedAddresses: config.httpBlockedAddresses });
     const evaluators = { store: createDbEvaluatorStore(database.db) };
     const runtime = createRuntime({
       store,

@@ -97,7 +97,7 @@ export function register(program: Command): void {
           databaseUrl: config.database.url,
           model: createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }),
           mcp,
-          http: createHttpClient({ proxy: config.httpProxy }),
+          http: createHttpClient({ proxy: config.httpProxy, blockedAddresses: config.httpBlockedAddresses }),
           secrets: envSecretResolver(),
           concurrency,
           ...(env.LOOPSTACKS_WORKER_POOL_SIZE !== undefined ? { poolSize: env.LOOPSTACKS_WORKER_POOL_SIZE } : {}),

@@ -1,7 +1,42 @@
+import { lookup as dnsLookup } from "node:dns";
+import { isIP, type LookupFunction } from "node:net";
 import { pipeline, type Readable } from "node:stream";
 import { constants as zlib, createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from "undici";
+import { parseAddressList, plainAddress, type AddressList } from "../address-list.mjs";
 import type { HttpClient, HttpResponse } from "./types";
+
+/** The code of the error for a request to an address HTTP loops may not reach. */
+export const BLOCKED_ADDRESS_CODE = "ERR_LOOPSTACKS_BLOCKED_ADDRESS";
+
+/**
+ * What HTTP loops may not reach unless `LOOPSTACKS_HTTP_BLOCKED_ADDRESSES` says otherwise: the
+ * link-local ranges, where cloud providers serve instance metadata and credentials, and the
+ * metadata addresses outside them.
+ */
+export const DEFAULT_BLOCKED_ADDRESSES = "169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200";
+
+function blockedAddressError(host: string, address: string): Error {
+  const where = host === address ? host : `${host} (${address})`;
+  return Object.assign(new Error(`${where} is an address HTTP loops may not reach (LOOPSTACKS_HTTP_BLOCKED_ADDRESSES)`), { code: BLOCKED_ADDRESS_CODE });
+}
+
+/**
+ * The system's name lookup, refusing a name that resolves to a blocked address. It runs when
+ * the connection is made, so a name cannot resolve to one address when checked and another
+ * when connected to.
+ */
+function guardedLookup(blocked: AddressList): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, options, (error, address, family) => {
+      if (error) return callback(error, address, family);
+      const addresses = Array.isArray(address) ? address.map((a) => a.address) : [address];
+      const hit = addresses.find((a) => blocked.has(a));
+      if (hit !== undefined) return callback(blockedAddressError(hostname, hit), address, family);
+      callback(null, address, family);
+    });
+  };
+}
 
 /** The content codings a response is decoded from, as `fetch` decodes them (and with its flush modes, so an empty or cut-off body decodes to what it holds). */
 const DECODERS = new Map<string, () => NodeJS.ReadWriteStream>([
@@ -41,25 +76,36 @@ export function proxySettingsFrom(env: Record<string, string | undefined>): Http
  * HTTPS goes through a CONNECT tunnel, and hosts in `noProxy` are reached directly. The caller's
  * signal bounds each request: a loop's timeout may be longer than a pool's own.
  */
-export function createHttpDispatcher(settings: HttpProxySettings | null): Dispatcher {
+export function createHttpDispatcher(settings: HttpProxySettings | null, blocked: AddressList | null = null): Dispatcher {
   const timeouts = { headersTimeout: 0, bodyTimeout: 0 };
+  // Through a proxy, the proxy resolves names: only address literals are checked (see createHttpClient).
+  if (!settings && blocked && blocked.size > 0) return new Agent({ ...timeouts, connect: { lookup: guardedLookup(blocked) } });
   // undici's own reading of the variables is replaced by `settings`, so that what is used is what was given.
   return settings ? new EnvHttpProxyAgent({ ...timeouts, proxyTunnel: false, httpProxy: settings.httpProxy ?? "", httpsProxy: settings.httpsProxy ?? "", noProxy: settings.noProxy ?? "" }) : new Agent(timeouts);
 }
 
 /**
  * HTTP loops' client: undici's request API on a connection pool of its own, through `proxy`
- * when one is given (see `proxySettingsFrom`). A call costs a
+ * when one is given (see `proxySettingsFrom`). A request to a blocked address (by default
+ * `DEFAULT_BLOCKED_ADDRESSES`) fails with the code `BLOCKED_ADDRESS_CODE` before anything is
+ * sent: an address in the URL is checked at once, a name when its connection is made. A call costs a
  * fraction of the CPU of `fetch`, which builds WHATWG Request, Headers, Response and stream
  * objects around the same work — for a tree that fans out to many HTTP leaves, that is most of
  * what the runtime spends on them. Like `fetch`, it decodes gzip, deflate and brotli responses;
  * unlike it, it follows no redirect (the dispatcher follows them itself, to keep secrets on their
  * origin). Time limits come from the caller's signal alone.
  */
-export function createHttpClient(options: { dispatcher?: Dispatcher; proxy?: HttpProxySettings | null } = {}): HttpClient {
-  const dispatcher = options.dispatcher ?? createHttpDispatcher(options.proxy ?? null);
+export function createHttpClient(
+  options: { dispatcher?: Dispatcher; proxy?: HttpProxySettings | null; blockedAddresses?: AddressList } = {},
+): HttpClient {
+  const blocked = options.blockedAddresses ?? parseAddressList(DEFAULT_BLOCKED_ADDRESSES, "DEFAULT_BLOCKED_ADDRESSES");
+  const dispatcher = options.dispatcher ?? createHttpDispatcher(options.proxy ?? null, blocked);
   return {
     async request(url, init): Promise<HttpResponse> {
+      if (blocked.size > 0) {
+        const host = plainAddress(URL.parse(url)?.hostname ?? "");
+        if (isIP(host) !== 0 && blocked.has(host)) throw blockedAddressError(host, host);
+      }
       const response = await request(url, {
         dispatcher,
         method: init.method as Dispatcher.HttpMethod,

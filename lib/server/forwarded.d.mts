@@ -3,11 +3,9 @@ import type { IncomingHttpHeaders } from "node:http";
 /** The header that carries the client's address to the application; a client never sets it. */
 export const CLIENT_ADDRESS_HEADER: "x-loopstacks-client-address";
 
-export interface TrustedProxies {
-  /** How many addresses and ranges were given. */
-  readonly size: number;
-  has(address: string): boolean;
-}
+import type { AddressList } from "../address-list.mjs";
+
+export type TrustedProxies = AddressList;
 
 /** Addresses and CIDR ranges, comma-separated; throws on an entry that is neither. */
 export function parseTrustedProxies(value: string | undefined): TrustedProxies;

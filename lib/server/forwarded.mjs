@@ -1,7 +1,8 @@
 // Who a request came from, decided by the console's own HTTP server (lib/server/console-server.mjs)
 // before Next.js sees the request. Plain JavaScript, so that the server runs it as it is; its
 // types are in forwarded.d.mts.
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
+import { parseAddressList, plainAddress } from "../address-list.mjs";
 
 /** The header that carries the client's address to the application; a client never sets it. */
 export const CLIENT_ADDRESS_HEADER = "x-loopstacks-client-address";
@@ -9,43 +10,13 @@ export const CLIENT_ADDRESS_HEADER = "x-loopstacks-client-address";
 /** Headers through which a proxy says who the client was, and how it was reached. */
 const FORWARDING_HEADERS = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "forwarded"];
 
-/** An IPv4 address written as IPv6 (`::ffff:192.0.2.1`) as the IPv4 address it is. */
-function plainAddress(address) {
-  const trimmed = address.trim();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(trimmed);
-  return mapped ? mapped[1] : trimmed;
-}
-
 /**
  * The proxies whose forwarding headers are believed, from `LOOPSTACKS_TRUSTED_PROXIES`:
  * addresses and CIDR ranges, separated by commas (`127.0.0.1, 10.0.0.0/8, fd00::/8`).
  * Throws on an entry that is neither, naming it.
  */
 export function parseTrustedProxies(value) {
-  const list = new BlockList();
-  let count = 0;
-  for (const raw of (value ?? "").split(",")) {
-    const entry = raw.trim();
-    if (!entry) continue;
-    const [address, prefix, extra] = entry.split("/");
-    const family = isIP(address ?? "");
-    const bits = family === 4 ? 32 : 128;
-    if (family === 0 || extra !== undefined || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= bits))) {
-      throw new Error(`LOOPSTACKS_TRUSTED_PROXIES: "${entry}" is not an IP address or a CIDR range (such as 10.0.0.0/8)`);
-    }
-    const type = family === 4 ? "ipv4" : "ipv6";
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-    count++;
-  }
-  return {
-    size: count,
-    has(address) {
-      const plain = plainAddress(address);
-      const family = isIP(plain);
-      return count > 0 && family !== 0 && list.check(plain, family === 4 ? "ipv4" : "ipv6");
-    },
-  };
+  return parseAddressList(value, "LOOPSTACKS_TRUSTED_PROXIES");
 }
 
 /**

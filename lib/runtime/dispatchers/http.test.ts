@@ -6,6 +6,7 @@ import { parseLoopDefinition, type HttpLoopDefinition, type LoopDefinitionInput 
 import type { DispatchContext } from "../dispatch";
 import { DispatchError } from "../retry";
 import type { Attempt } from "../types";
+import { parseAddressList } from "../../address-list.mjs";
 import { createHttpClient, createHttpDispatcher, defaultHttpClient, proxySettingsFrom } from "../http-client";
 import { dispatchHttp } from "./http";
 
@@ -613,5 +614,48 @@ describe("dispatchHttp through a proxy", () => {
       await dispatcher.close();
       await proxy.close();
     }
+  });
+});
+
+describe("dispatchHttp: addresses HTTP loops may not reach", () => {
+  const blockedClient = (list: string) => createHttpClient({ blockedAddresses: parseAddressList(list, "test") });
+
+  it("refuses cloud metadata by default, without sending anything", async () => {
+    const { ctx, attempts } = context();
+    const error = await failure(dispatchHttp(httpLoop({ url: "http://169.254.169.254/latest/meta-data/" }), {}, ctx));
+    expect(error).toMatchObject({ code: "http_address_blocked", retryable: false });
+    expect(error.message).toBe("http://169.254.169.254/latest/meta-data/ was not requested: 169.254.169.254 is an address HTTP loops may not reach (LOOPSTACKS_HTTP_BLOCKED_ADDRESSES)");
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("refuses a blocked address in the URL, a name that resolves to one, and a redirect to one", async () => {
+    const { ctx } = context({ http: blockedClient("127.0.0.1, ::1") });
+    const port = (server.address() as AddressInfo).port;
+    const literal = await failure(dispatchHttp(httpLoop({ url: `${baseUrl}/direct` }, { maxAttempts: 1 }), {}, ctx));
+    expect(literal.code).toBe("http_address_blocked");
+    const named = await failure(dispatchHttp(httpLoop({ url: `http://localhost:${port}/named` }, { maxAttempts: 1 }), {}, ctx));
+    expect(named.code).toBe("http_address_blocked");
+    expect(named.message).toMatch(/^http:\/\/localhost:\d+\/named was not requested: localhost \((127\.0\.0\.1|::1)\) is an address/);
+    expect(seen).toHaveLength(0);
+
+    // Another loopback address is allowed, and redirects to the blocked one.
+    const other = createServer((_request, response) => response.writeHead(302, { location: `${baseUrl}/redirected` }).end());
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.2", resolve));
+    try {
+      const otherUrl = `http://127.0.0.2:${(other.address() as AddressInfo).port}`;
+      const redirected = await failure(dispatchHttp(httpLoop({ url: `${otherUrl}/start` }, { maxAttempts: 1 }), {}, ctx));
+      expect(redirected.code).toBe("http_address_blocked");
+      expect(seen).toHaveLength(0);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
+  it("reaches the same server when its address is not blocked", async () => {
+    handler = (_request, response) => json(response, 200, { ok: true });
+    const { ctx } = context({ http: blockedClient("10.0.0.0/8") });
+    const port = (server.address() as AddressInfo).port;
+    expect(await dispatchHttp(httpLoop({ url: `http://localhost:${port}/named` }), {}, ctx)).toEqual({ output: { ok: true } });
   });
 });

@@ -3,7 +3,7 @@ import type { DispatchContext, DispatchOutcome } from "../dispatch";
 import { cancellationError, DispatchError, isAbortError, isRetryableStatus, toDispatchError, withRetry } from "../retry";
 import { getPath, renderJson, renderString, renderUrl } from "../template";
 import { redactError, redactSecrets } from "../redact";
-import { isDecodingError } from "../http-client";
+import { BLOCKED_ADDRESS_CODE, isDecodingError } from "../http-client";
 import { CLIENT_HEADERS, HEADER_NAME, INVALID_HEADER_VALUE, trimHeaderValue } from "../http-headers";
 import type { HttpResponse } from "../types";
 
@@ -221,6 +221,10 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
   } catch (error) {
     if (ctx.signal.aborted) throw cancellationError(ctx.signal);
     if (error instanceof DispatchError) throw error;
+    if (errorCode(error) === BLOCKED_ADDRESS_CODE || errorCode(error instanceof Error ? error.cause : undefined) === BLOCKED_ADDRESS_CODE) {
+      const blocked = errorCode(error) === BLOCKED_ADDRESS_CODE ? error : (error as Error).cause;
+      throw new DispatchError("http_address_blocked", `${request.target} was not requested: ${(blocked as Error).message}`, { retryable: false });
+    }
     const proxyStatus = proxyRefusal(error);
     if (proxyStatus !== null && !isTimedOut) {
       throw new DispatchError("http_proxy_error", `The proxy refused the tunnel to ${request.target} (HTTP ${proxyStatus})`, {

@@ -1,0 +1,45 @@
+// Lists of IP addresses and CIDR ranges read from settings: the proxies the console trusts
+// (lib/server/forwarded.mjs) and the addresses HTTP loops may not reach (lib/runtime/http-client.ts).
+// Plain JavaScript, so that the console's server runs it as it is; its types are in
+// address-list.d.mts.
+import { BlockList, isIP } from "node:net";
+
+/** An IPv4 address written as IPv6 (`::ffff:192.0.2.1`) as the IPv4 address it is; IPv6 brackets removed. */
+export function plainAddress(address) {
+  const trimmed = address.trim().replace(/^\[(.*)\]$/, "$1");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(trimmed);
+  return mapped ? mapped[1] : trimmed;
+}
+
+/**
+ * Addresses and CIDR ranges separated by commas (`127.0.0.1, 10.0.0.0/8, fd00::/8`), as the
+ * setting `variable` holds them. Throws on an entry that is neither, naming the setting and
+ * the entry.
+ */
+export function parseAddressList(value, variable) {
+  const list = new BlockList();
+  const entries = [];
+  for (const raw of (value ?? "").split(",")) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    const [address, prefix, extra] = entry.split("/");
+    const family = isIP(address ?? "");
+    const bits = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= bits))) {
+      throw new Error(`${variable}: "${entry}" is not an IP address or a CIDR range (such as 10.0.0.0/8)`);
+    }
+    const type = family === 4 ? "ipv4" : "ipv6";
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+    entries.push(entry);
+  }
+  return {
+    entries,
+    size: entries.length,
+    has(address) {
+      const plain = plainAddress(address);
+      const family = isIP(plain);
+      return entries.length > 0 && family !== 0 && list.check(plain, family === 4 ? "ipv4" : "ipv6");
+    },
+  };
+}
