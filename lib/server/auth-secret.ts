@@ -5,6 +5,8 @@ import { loadConfig } from "../config";
 
 let cached: string | undefined;
 
+const MIN_SECRET_LENGTH = 32;
+
 /**
  * The key that signs and encrypts session cookies. `AUTH_SECRET` wins; otherwise an embedded
  * install generates one on first start and keeps it in `<dataDir>/auth-secret` (mode 0600),
@@ -12,7 +14,11 @@ let cached: string | undefined;
  * must share one `AUTH_SECRET`.
  */
 export function resolveAuthSecret(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.AUTH_SECRET) return env.AUTH_SECRET;
+  // Whoever guesses it can forge a session with any groups: a short one is refused, as a generated file's is.
+  if (env.AUTH_SECRET) {
+    if (env.AUTH_SECRET.trim().length < MIN_SECRET_LENGTH) throw new Error(`AUTH_SECRET must be at least ${MIN_SECRET_LENGTH} characters (for example: openssl rand -base64 32)`);
+    return env.AUTH_SECRET;
+  }
   if (cached) return cached;
   const path = join(loadConfig(env).dataDir, "auth-secret");
   cached = readOrCreate(path);
@@ -39,6 +45,6 @@ function readOrCreate(path: string): string {
 
 function checked(path: string, content: string): string {
   const secret = content.trim();
-  if (secret.length < 32) throw new Error(`${path} holds a secret shorter than 32 characters; delete the file to generate a new one, or set AUTH_SECRET`);
+  if (secret.length < MIN_SECRET_LENGTH) throw new Error(`${path} holds a secret shorter than ${MIN_SECRET_LENGTH} characters; delete the file to generate a new one, or set AUTH_SECRET`);
   return secret;
 }
