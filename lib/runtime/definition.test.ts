@@ -58,6 +58,21 @@ describe("parseLoopDefinition", () => {
     }
   });
 
+  it("refuses a URL template whose placeholder could choose the server, at the URL's path", () => {
+    const error = (() => {
+      try {
+        parseLoopDefinition({ id: "h", type: "http", realm: "r", http: { url: "https://api.example.com{{input.suffix}}/v1", headers: { "x-api-key": { secret: "PARTNER_KEY" } } } });
+      } catch (caught) {
+        return caught;
+      }
+      return null;
+    })();
+    expect(isAppError(error, "invalid_definition")).toBe(true);
+    expect((error as { issues: { path: string; message: string }[] }).issues).toEqual([
+      { path: "http.url", message: expect.stringContaining("placeholders may only be in the path, query or fragment") },
+    ]);
+  });
+
   it("keeps secret references as references", () => {
     const d = parseLoopDefinition({ id: "h", type: "http", realm: "r", http: { url: "https://x.test/{{input.id}}", headers: { "x-api-key": { secret: "PARTNER_KEY" } } } });
     expect(d.type === "http" && d.http.headers["x-api-key"]).toEqual({ secret: "PARTNER_KEY" });

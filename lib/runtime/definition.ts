@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError, type AppErrorIssue } from "../errors";
 import { CLIENT_HEADERS, HEADER_NAME, INVALID_HEADER_VALUE, trimHeaderValue } from "./http-headers";
+import { urlTemplateProblem } from "./template";
 
 const slug = z
   .string()
@@ -121,8 +122,16 @@ export const mcpConfigSchema = z
 export const httpConfigSchema = z
   .object({
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("POST"),
-    /** `{{input.path}}` placeholders are filled from the input and URL-encoded. */
-    url: z.string().min(1).max(4_000),
+    /** `{{input.path}}` placeholders are filled from the input and URL-encoded; only after the host and port. */
+    url: z
+      .string()
+      .min(1)
+      .max(4_000)
+      .superRefine((template, ctx) => {
+        // An empty URL is reported once, by min(1).
+        const problem = template === "" ? null : urlTemplateProblem(template);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
     headers: httpHeadersSchema,
     /** A JSON value whose strings may hold `{{input.path}}` placeholders; omitted: the input itself. */
     body: z.unknown().optional(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DispatchError } from "./retry";
-import { getPath, renderJson, renderString, renderUrl } from "./template";
+import { getPath, renderJson, renderString, renderUrl, urlTemplateProblem } from "./template";
 
 function caught(fn: () => unknown): DispatchError {
   try {
@@ -85,6 +85,24 @@ describe("renderUrl", () => {
   it("cannot be steered to another host by a value", () => {
     const url = renderUrl("https://api.example.com/{{input}}", "@evil.test/x");
     expect(url.host).toBe("api.example.com");
+  });
+
+  it.each([
+    ["right after the host", "https://api.example.com{{input.x}}/v1"],
+    ["as the host", "http://{{input.x}}/v1"],
+    ["as the port", "http://api.example.com:{{input.x}}/v1"],
+    ["in the user part", "https://{{input.x}}@api.example.com/"],
+  ])("refuses a placeholder %s, where a value would choose the server", (_name, template) => {
+    const error = caught(() => renderUrl(template, { x: ".evil.test" }));
+    expect(error.code).toBe("invalid_url");
+    expect(error.message).toContain("placeholders may only be in the path, query or fragment");
+    expect(urlTemplateProblem(template)).toContain("no input chooses the server");
+  });
+
+  it("accepts placeholders in the path, query and fragment", () => {
+    for (const template of ["https://api.example.com/{{input.x}}", "https://api.example.com:8443?q={{input.x}}", "HTTPS://api.example.com#{{input.x}}"]) {
+      expect(urlTemplateProblem(template)).toBeNull();
+    }
   });
 
   it("rejects prototype paths in placeholders", () => {

@@ -28,11 +28,30 @@ export function getPath(value: unknown, path: string): unknown {
   return current;
 }
 
+/** A URL template's scheme and authority: what must be written out, since it chooses the server. */
+const URL_TEMPLATE_ORIGIN = /^https?:\/\/[^/?#]*/i;
+
+/**
+ * Why a URL template cannot be used, or null: it must start with `http://` or `https://`, and
+ * its placeholders must come after the host and port (in the path, query or fragment). A
+ * placeholder in the host would let a run's input choose the server, and with it where the
+ * loop's secret headers go (`https://api.example.com{{input.x}}` with `.attacker.example`).
+ */
+export function urlTemplateProblem(template: string): string | null {
+  const origin = URL_TEMPLATE_ORIGIN.exec(template)?.[0];
+  if (origin === undefined) return "must start with http:// or https://";
+  if (origin.includes("{{")) return "placeholders may only be in the path, query or fragment: the scheme, host and port are written out, so no input chooses the server";
+  return null;
+}
+
 /**
  * Fills a URL template from the input. Each value is URL-encoded (objects as JSON), and the
- * result must be an absolute http: or https: URL.
+ * result must be an absolute http: or https: URL on the server the template names.
  */
 export function renderUrl(template: string, input: unknown): URL {
+  // Checked when a loop is registered; again here for one stored before the check existed.
+  const problem = urlTemplateProblem(template);
+  if (problem) throw new DispatchError("invalid_url", `The URL template ${problem}`);
   const rendered = template.replace(PLACEHOLDER, (_match, expression: string) =>
     encodeURIComponent(stringify(resolvePlaceholder(expression, input))),
   );
