@@ -17,7 +17,13 @@ test("an auditor downloads a run's compliance bundle in one click, and it verifi
 
   await signIn(page, "otto");
   await page.goto(runUrl);
-  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Export compliance bundle" }).click()]);
+  // A link on another site cannot start an export with the auditor's session.
+  const exportLink = page.getByRole("link", { name: "Export compliance bundle" });
+  const exportUrl = new URL((await exportLink.getAttribute("href"))!, page.url()).toString();
+  const crossSite = await page.request.get(exportUrl, { headers: { "sec-fetch-site": "cross-site" } });
+  expect(crossSite.status()).toBe(403);
+  expect(await crossSite.text()).toContain("started from the console's own pages");
+  const [download] = await Promise.all([page.waitForEvent("download"), exportLink.click()]);
   expect(download.suggestedFilename()).toMatch(/^loopstacks-bundle-run-.+\.tar\.gz$/);
   const path = test.info().outputPath(download.suggestedFilename());
   await download.saveAs(path);

@@ -7,7 +7,7 @@ export async function GET(request: Request): Promise<Response> {
   return handleRoute(async () => {
     const actor = await requireActor();
     const params = new URL(request.url).searchParams;
-    return exportDownload(actor, { kind: "realm", realmId: params.get("realm") ?? "", from: asUtc(params.get("from")), to: asUtc(params.get("to")) });
+    return exportDownload(request, actor, { kind: "realm", realmId: params.get("realm") ?? "", from: asUtc(params.get("from")), to: asUtc(params.get("to")) });
   });
 }
 

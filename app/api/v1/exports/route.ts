@@ -12,5 +12,5 @@ export const POST = apiRoute(async ({ request, actor }) => {
       issues: parsed.error.issues.map((i: z.core.$ZodIssue) => ({ path: i.path.join("."), message: i.message })),
     });
   }
-  return exportDownload(actor, parsed.data);
+  return exportDownload(request, actor, parsed.data);
 });
