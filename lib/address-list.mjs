@@ -1,5 +1,5 @@
 // Lists of IP addresses and CIDR ranges read from settings: the proxies the console trusts
-// (lib/server/forwarded.mjs) and the addresses HTTP loops may not reach (lib/runtime/http-client.ts).
+// (lib/server/forwarded.mjs) and the addresses loops may not reach over HTTP (lib/runtime/http-client.ts).
 // Plain JavaScript, so that the console's server runs it as it is; its types are in
 // address-list.d.mts.
 import { BlockList, isIP } from "node:net";

@@ -51,7 +51,7 @@ export interface Config {
   instanceSecret?: string;
   /** The proxy HTTP loops go through (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`); null for none. */
   httpProxy: HttpProxySettings | null;
-  /** Addresses HTTP loops may not reach (`LOOPSTACKS_HTTP_BLOCKED_ADDRESSES`; link-local and cloud metadata by default). */
+  /** Addresses HTTP loops and MCP servers over HTTP may not reach (`LOOPSTACKS_HTTP_BLOCKED_ADDRESSES`; link-local and cloud metadata by default). */
   httpBlockedAddresses: AddressList;
 }
 

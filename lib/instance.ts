@@ -16,7 +16,7 @@ import { getOrCreateSigningKey, loadOrCreateInstanceSecret, type InstanceSecret 
 import { AppError } from "./errors";
 import { seedDemo } from "./demo/seed";
 import { createRuntime, type Runtime } from "./runtime";
-import { createHttpClient } from "./runtime/http-client";
+import { createHttpClient, createLoopFetch } from "./runtime/http-client";
 import { createAnthropicModelClient } from "./runtime/anthropic-model-client";
 import { createMcpClientFactory } from "./runtime/mcp/client-factory";
 import type { RuntimeStore } from "./runtime/store";
@@ -108,8 +108,9 @@ export async function createInstance(config: Config, options: CreateInstanceOpti
     }
     const store = createDbStore(database.db);
     const model = createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
-    const mcp = createMcpClientFactory();
-    const http = createHttpClient({ proxy: config.httpProxy, blockedAddresses: config.httpBlockedAddresses });
+    const egress = { proxy: config.httpProxy, blockedAddresses: config.httpBlockedAddresses };
+    const mcp = createMcpClientFactory({ fetch: createLoopFetch(egress) });
+    const http = createHttpClient(egress);
     const evaluators = { store: createDbEvaluatorStore(database.db) };
     const runtime = createRuntime({
       store,

@@ -7,7 +7,7 @@ import { createDbStore } from "../../db/store";
 import { envSecretResolver, loadConfig } from "../../lib/config";
 import { AppError } from "../../lib/errors";
 import { startEngine, type ClusterLimits } from "../../lib/cluster";
-import { createHttpClient } from "../../lib/runtime/http-client";
+import { createHttpClient, createLoopFetch } from "../../lib/runtime/http-client";
 import { createAnthropicModelClient } from "../../lib/runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../../lib/runtime/mcp/client-factory";
 import { createScriptedModelServer, type ScriptedModelServer } from "../../lib/scripted-model";
@@ -87,7 +87,8 @@ export function register(program: Command): void {
       // Evaluator loops run here, not on the console: each evaluation is a cluster run this
       // worker starts (on connections of its own) when a frame of an evaluated loop succeeds here.
       const evaluationDatabase = await openDatabase({ url: config.database.url, poolSize: 4 });
-      const mcp = createMcpClientFactory();
+      const egress = { proxy: config.httpProxy, blockedAddresses: config.httpBlockedAddresses };
+      const mcp = createMcpClientFactory({ fetch: createLoopFetch(egress) });
       const engine = await startEngine({
         handle: evaluationDatabase,
         store: createDbStore(evaluationDatabase.db),
@@ -97,7 +98,7 @@ export function register(program: Command): void {
           databaseUrl: config.database.url,
           model: createAnthropicModelClient({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) }),
           mcp,
-          http: createHttpClient({ proxy: config.httpProxy, blockedAddresses: config.httpBlockedAddresses }),
+          http: createHttpClient(egress),
           secrets: envSecretResolver(),
           concurrency,
           ...(env.LOOPSTACKS_WORKER_POOL_SIZE !== undefined ? { poolSize: env.LOOPSTACKS_WORKER_POOL_SIZE } : {}),

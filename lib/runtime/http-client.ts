@@ -2,15 +2,15 @@ import { lookup as dnsLookup } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { pipeline, type Readable } from "node:stream";
 import { constants as zlib, createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from "undici";
+import { Agent, EnvHttpProxyAgent, request, fetch as undiciFetch, type Dispatcher } from "undici";
 import { parseAddressList, plainAddress, type AddressList } from "../address-list.mjs";
 import type { HttpClient, HttpResponse } from "./types";
 
-/** The code of the error for a request to an address HTTP loops may not reach. */
+/** The code of the error for a request to an address HTTP loops and MCP servers over HTTP may not reach. */
 export const BLOCKED_ADDRESS_CODE = "ERR_LOOPSTACKS_BLOCKED_ADDRESS";
 
 /**
- * What HTTP loops may not reach unless `LOOPSTACKS_HTTP_BLOCKED_ADDRESSES` says otherwise: the
+ * What HTTP loops and MCP servers over HTTP may not reach unless `LOOPSTACKS_HTTP_BLOCKED_ADDRESSES` says otherwise: the
  * link-local ranges, where cloud providers serve instance metadata and credentials, and the
  * metadata addresses outside them.
  */
@@ -18,7 +18,38 @@ export const DEFAULT_BLOCKED_ADDRESSES = "169.254.0.0/16, fe80::/10, fd00:ec2::2
 
 function blockedAddressError(host: string, address: string): Error {
   const where = host === address ? host : `${host} (${address})`;
-  return Object.assign(new Error(`${where} is an address HTTP loops may not reach (LOOPSTACKS_HTTP_BLOCKED_ADDRESSES)`), { code: BLOCKED_ADDRESS_CODE });
+  return Object.assign(new Error(`${where} is an address loops may not reach (LOOPSTACKS_HTTP_BLOCKED_ADDRESSES)`), { code: BLOCKED_ADDRESS_CODE });
+}
+
+/** Throws `BLOCKED_ADDRESS_CODE` for a URL whose host is a blocked address written out; names are checked when connected to. */
+function refuseBlockedAddressIn(url: string, blocked: AddressList): void {
+  if (blocked.size === 0) return;
+  const host = plainAddress(URL.parse(url)?.hostname ?? "");
+  if (isIP(host) !== 0 && blocked.has(host)) throw blockedAddressError(host, host);
+}
+
+const defaultBlockedAddresses = () => parseAddressList(DEFAULT_BLOCKED_ADDRESSES, "DEFAULT_BLOCKED_ADDRESSES");
+
+/** How HTTP loops and MCP servers over HTTP reach the network: through a proxy or not, and what they may not reach. */
+export interface EgressOptions {
+  proxy?: HttpProxySettings | null;
+  /** `DEFAULT_BLOCKED_ADDRESSES` when absent. */
+  blockedAddresses?: AddressList;
+}
+
+/**
+ * `fetch` for MCP servers over HTTP (`createMcpClientFactory({ fetch })`), on the terms HTTP
+ * loops have: through the proxy, never to a blocked address, on a pool whose time limits are
+ * the caller's (a server's event stream may stay open as long as its session).
+ */
+export function createLoopFetch(options: EgressOptions = {}): (url: string | URL, init?: RequestInit) => Promise<Response> {
+  const blocked = options.blockedAddresses ?? defaultBlockedAddresses();
+  const dispatcher = createHttpDispatcher(options.proxy ?? null, blocked);
+  return async (url, init) => {
+    refuseBlockedAddressIn(url.toString(), blocked);
+    // undici's fetch is the one Node's is built from; its types name its own classes.
+    return (await undiciFetch(url, { ...(init as object), dispatcher })) as unknown as Response;
+  };
 }
 
 /**
@@ -95,17 +126,12 @@ export function createHttpDispatcher(settings: HttpProxySettings | null, blocked
  * unlike it, it follows no redirect (the dispatcher follows them itself, to keep secrets on their
  * origin). Time limits come from the caller's signal alone.
  */
-export function createHttpClient(
-  options: { dispatcher?: Dispatcher; proxy?: HttpProxySettings | null; blockedAddresses?: AddressList } = {},
-): HttpClient {
-  const blocked = options.blockedAddresses ?? parseAddressList(DEFAULT_BLOCKED_ADDRESSES, "DEFAULT_BLOCKED_ADDRESSES");
+export function createHttpClient(options: EgressOptions & { dispatcher?: Dispatcher } = {}): HttpClient {
+  const blocked = options.blockedAddresses ?? defaultBlockedAddresses();
   const dispatcher = options.dispatcher ?? createHttpDispatcher(options.proxy ?? null, blocked);
   return {
     async request(url, init): Promise<HttpResponse> {
-      if (blocked.size > 0) {
-        const host = plainAddress(URL.parse(url)?.hostname ?? "");
-        if (isIP(host) !== 0 && blocked.has(host)) throw blockedAddressError(host, host);
-      }
+      refuseBlockedAddressIn(url, blocked);
       const response = await request(url, {
         dispatcher,
         method: init.method as Dispatcher.HttpMethod,

@@ -624,7 +624,7 @@ describe("dispatchHttp: addresses HTTP loops may not reach", () => {
     const { ctx, attempts } = context();
     const error = await failure(dispatchHttp(httpLoop({ url: "http://169.254.169.254/latest/meta-data/" }), {}, ctx));
     expect(error).toMatchObject({ code: "http_address_blocked", retryable: false });
-    expect(error.message).toBe("http://169.254.169.254/latest/meta-data/ was not requested: 169.254.169.254 is an address HTTP loops may not reach (LOOPSTACKS_HTTP_BLOCKED_ADDRESSES)");
+    expect(error.message).toBe("http://169.254.169.254/latest/meta-data/ was not requested: 169.254.169.254 is an address loops may not reach (LOOPSTACKS_HTTP_BLOCKED_ADDRESSES)");
     expect(attempts).toHaveLength(1);
   });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { everythingStdioServer, startEverythingHttpServer, type EverythingHttpServer } from "../../../test/mcp-servers";
-import { defaultHttpClient } from "../http-client";
+import { parseAddressList } from "../../address-list.mjs";
+import { createLoopFetch, defaultHttpClient } from "../http-client";
 import { parseLoopDefinition, type McpLoopDefinition, type McpServerConfig } from "../definition";
 import type { DispatchContext } from "../dispatch";
 import { createMcpClientFactory, type PooledMcpClientFactory } from "../mcp/client-factory";
@@ -191,6 +192,32 @@ describe("secrets in MCP server config", () => {
     expect(error.message).not.toContain(SECRET);
     expect(attempts).toHaveLength(2);
     expect(JSON.stringify(attempts)).not.toContain(SECRET);
+  });
+});
+
+describe("MCP over HTTP on the terms HTTP loops have", () => {
+  it("reaches a server through the loops' fetch, and never one at a blocked address", async () => {
+    const server: McpServerConfig = { transport: "http", url: httpServer.url, headers: {} };
+    const allowed = createMcpClientFactory({ fetch: createLoopFetch({ blockedAddresses: parseAddressList("10.0.0.0/8", "test") }) });
+    const blocked = createMcpClientFactory({ fetch: createLoopFetch({ blockedAddresses: parseAddressList("127.0.0.1", "test") }) });
+    try {
+      const { ctx } = context();
+      expect((await dispatchMcp(loop(server, "echo"), { message: "through the loops' fetch" }, { ...ctx, mcp: allowed })).output).toBe("Echo: through the loops' fetch");
+      const error = await rejection(dispatchMcp(loop(server, "echo", { maxAttempts: 1 }), { message: "x" }, { ...ctx, mcp: blocked }));
+      expect(error.code).toBe("mcp_connection_error");
+      expect(error.message).toContain("127.0.0.1 is an address loops may not reach");
+      // The metadata address is refused by default, before any connection is tried.
+      const metadata = createMcpClientFactory({ fetch: createLoopFetch() });
+      try {
+        const refused = await rejection(dispatchMcp(loop({ transport: "http", url: "http://169.254.169.254/mcp", headers: {} }, "echo", { maxAttempts: 1 }), {}, { ...ctx, mcp: metadata }));
+        expect(refused.message).toContain("169.254.169.254 is an address loops may not reach");
+      } finally {
+        await metadata.close();
+      }
+    } finally {
+      await allowed.close();
+      await blocked.close();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { canonicalJson } from "../../canonical-json";
@@ -14,6 +15,8 @@ export interface McpClientFactoryOptions {
   clientVersion?: string;
   /** Bounds starting a server (or reaching it) plus the MCP handshake. */
   connectTimeoutMs?: number;
+  /** How servers over HTTP are reached (see `createLoopFetch` in http-client.ts); the global `fetch` when absent. */
+  fetch?: FetchLike;
 }
 
 export type McpConnectionInfo =
@@ -126,7 +129,7 @@ export function createMcpClientFactory(options: McpClientFactoryOptions = {}): P
     return entry;
 
     async function connect(): Promise<Connection> {
-      const transport = createTransport(server);
+      const transport = createTransport(server, options.fetch);
       const client = new Client(clientInfo, { capabilities: {} });
       const connection: Connection = { server, client, transport, stderrTail: "" };
       if (transport instanceof StdioTransport) {
@@ -250,7 +253,7 @@ export function createMcpClientFactory(options: McpClientFactoryOptions = {}): P
   };
 }
 
-function createTransport(server: ResolvedMcpServer): Transport {
+function createTransport(server: ResolvedMcpServer, fetch: FetchLike | undefined): Transport {
   if (server.transport === "stdio") {
     return new StdioTransport({
       command: server.command,
@@ -263,7 +266,7 @@ function createTransport(server: ResolvedMcpServer): Transport {
       stderr: "pipe",
     });
   }
-  return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } });
+  return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers }, ...(fetch ? { fetch } : {}) });
 }
 
 async function closeConnection(connection: Connection): Promise<void> {
