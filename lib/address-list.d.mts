@@ -8,5 +8,5 @@ export interface AddressList {
 
 /** An IPv4 address written as IPv6 as the IPv4 address it is; IPv6 brackets removed. */
 export function plainAddress(address: string): string;
-/** Addresses and CIDR ranges, comma-separated; throws naming `variable` and the entry that is neither. */
-export function parseAddressList(value: string | undefined, variable: string): AddressList;
+/** Addresses and CIDR ranges, comma-separated; throws naming the entry that is neither. */
+export function parseAddressList(value: string | undefined): AddressList;

@@ -12,11 +12,10 @@ export function plainAddress(address) {
 }
 
 /**
- * Addresses and CIDR ranges separated by commas (`127.0.0.1, 10.0.0.0/8, fd00::/8`), as the
- * setting `variable` holds them. Throws on an entry that is neither, naming the setting and
- * the entry.
+ * Addresses and CIDR ranges separated by commas (`127.0.0.1, 10.0.0.0/8, fd00::/8`). Throws on
+ * an entry that is neither, naming the entry (the caller names the setting).
  */
-export function parseAddressList(value, variable) {
+export function parseAddressList(value) {
   const list = new BlockList();
   const entries = [];
   for (const raw of (value ?? "").split(",")) {
@@ -26,7 +25,7 @@ export function parseAddressList(value, variable) {
     const family = isIP(address ?? "");
     const bits = family === 4 ? 32 : 128;
     if (family === 0 || extra !== undefined || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= bits))) {
-      throw new Error(`${variable}: "${entry}" is not an IP address or a CIDR range (such as 10.0.0.0/8)`);
+      throw new Error(`"${entry}" is not an IP address or a CIDR range (such as 10.0.0.0/8)`);
     }
     const type = family === 4 ? "ipv4" : "ipv6";
     if (prefix === undefined) list.addAddress(address, type);

@@ -77,9 +77,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   let httpBlockedAddresses: AddressList;
   try {
-    httpBlockedAddresses = parseAddressList(env.LOOPSTACKS_HTTP_BLOCKED_ADDRESSES ?? DEFAULT_BLOCKED_ADDRESSES, "LOOPSTACKS_HTTP_BLOCKED_ADDRESSES");
+    httpBlockedAddresses = parseAddressList(env.LOOPSTACKS_HTTP_BLOCKED_ADDRESSES ?? DEFAULT_BLOCKED_ADDRESSES);
   } catch (error) {
-    throw configError("LOOPSTACKS_HTTP_BLOCKED_ADDRESSES", (error as Error).message.replace(/^LOOPSTACKS_HTTP_BLOCKED_ADDRESSES: /, ""));
+    throw configError("LOOPSTACKS_HTTP_BLOCKED_ADDRESSES", (error as Error).message);
   }
   const dataDir = resolve(c.LOOPSTACKS_DATA_DIR);
   const mode: ModelMode = c.ANTHROPIC_BASE_URL ? "custom-endpoint" : c.ANTHROPIC_API_KEY ? "anthropic" : "scripted";

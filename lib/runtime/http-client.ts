@@ -28,7 +28,7 @@ function refuseBlockedAddressIn(url: string, blocked: AddressList): void {
   if (isIP(host) !== 0 && blocked.has(host)) throw blockedAddressError(host, host);
 }
 
-const defaultBlockedAddresses = () => parseAddressList(DEFAULT_BLOCKED_ADDRESSES, "DEFAULT_BLOCKED_ADDRESSES");
+const defaultBlockedAddresses = parseAddressList(DEFAULT_BLOCKED_ADDRESSES);
 
 /** How HTTP loops and MCP servers over HTTP reach the network: through a proxy or not, and what they may not reach. */
 export interface EgressOptions {
@@ -43,7 +43,7 @@ export interface EgressOptions {
  * the caller's (a server's event stream may stay open as long as its session).
  */
 export function createLoopFetch(options: EgressOptions = {}): (url: string | URL, init?: RequestInit) => Promise<Response> {
-  const blocked = options.blockedAddresses ?? defaultBlockedAddresses();
+  const blocked = options.blockedAddresses ?? defaultBlockedAddresses;
   const dispatcher = createHttpDispatcher(options.proxy ?? null, blocked);
   return async (url, init) => {
     refuseBlockedAddressIn(url.toString(), blocked);
@@ -109,10 +109,13 @@ export function proxySettingsFrom(env: Record<string, string | undefined>): Http
  */
 export function createHttpDispatcher(settings: HttpProxySettings | null, blocked: AddressList | null = null): Dispatcher {
   const timeouts = { headersTimeout: 0, bodyTimeout: 0 };
-  // Through a proxy, the proxy resolves names: only address literals are checked (see createHttpClient).
-  if (!settings && blocked && blocked.size > 0) return new Agent({ ...timeouts, connect: { lookup: guardedLookup(blocked) } });
-  // undici's own reading of the variables is replaced by `settings`, so that what is used is what was given.
-  return settings ? new EnvHttpProxyAgent({ ...timeouts, proxyTunnel: false, httpProxy: settings.httpProxy ?? "", httpsProxy: settings.httpsProxy ?? "", noProxy: settings.noProxy ?? "" }) : new Agent(timeouts);
+  if (settings) {
+    // Through a proxy, the proxy resolves names: only address literals are checked (see createHttpClient).
+    // undici's own reading of the variables is replaced by `settings`, so that what is used is what was given.
+    const proxies = { httpProxy: settings.httpProxy ?? "", httpsProxy: settings.httpsProxy ?? "", noProxy: settings.noProxy ?? "" };
+    return new EnvHttpProxyAgent({ ...timeouts, proxyTunnel: false, ...proxies });
+  }
+  return new Agent(blocked && blocked.size > 0 ? { ...timeouts, connect: { lookup: guardedLookup(blocked) } } : timeouts);
 }
 
 /**
@@ -127,7 +130,7 @@ export function createHttpDispatcher(settings: HttpProxySettings | null, blocked
  * origin). Time limits come from the caller's signal alone.
  */
 export function createHttpClient(options: EgressOptions & { dispatcher?: Dispatcher } = {}): HttpClient {
-  const blocked = options.blockedAddresses ?? defaultBlockedAddresses();
+  const blocked = options.blockedAddresses ?? defaultBlockedAddresses;
   const dispatcher = options.dispatcher ?? createHttpDispatcher(options.proxy ?? null, blocked);
   return {
     async request(url, init): Promise<HttpResponse> {

@@ -20,7 +20,7 @@ let trusted;
 try {
   trusted = parseTrustedProxies(process.env.LOOPSTACKS_TRUSTED_PROXIES);
 } catch (error) {
-  console.error(error instanceof Error ? error.message : String(error));
+  console.error(`LOOPSTACKS_TRUSTED_PROXIES: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(2);
 }
 

@@ -16,7 +16,7 @@ const FORWARDING_HEADERS = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-
  * Throws on an entry that is neither, naming it.
  */
 export function parseTrustedProxies(value) {
-  return parseAddressList(value, "LOOPSTACKS_TRUSTED_PROXIES");
+  return parseAddressList(value);
 }
 
 /**

@@ -618,7 +618,7 @@ describe("dispatchHttp through a proxy", () => {
 });
 
 describe("dispatchHttp: addresses HTTP loops may not reach", () => {
-  const blockedClient = (list: string) => createHttpClient({ blockedAddresses: parseAddressList(list, "test") });
+  const blockedClient = (list: string) => createHttpClient({ blockedAddresses: parseAddressList(list) });
 
   it("refuses cloud metadata by default, without sending anything", async () => {
     const { ctx, attempts } = context();

@@ -221,10 +221,8 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
   } catch (error) {
     if (ctx.signal.aborted) throw cancellationError(ctx.signal);
     if (error instanceof DispatchError) throw error;
-    if (errorCode(error) === BLOCKED_ADDRESS_CODE || errorCode(error instanceof Error ? error.cause : undefined) === BLOCKED_ADDRESS_CODE) {
-      const blocked = errorCode(error) === BLOCKED_ADDRESS_CODE ? error : (error as Error).cause;
-      throw new DispatchError("http_address_blocked", `${request.target} was not requested: ${(blocked as Error).message}`, { retryable: false });
-    }
+    const blocked = [error, error instanceof Error ? error.cause : undefined].find((e) => errorCode(e) === BLOCKED_ADDRESS_CODE);
+    if (blocked) throw new DispatchError("http_address_blocked", `${request.target} was not requested: ${(blocked as Error).message}`, { retryable: false });
     const proxyStatus = proxyRefusal(error);
     if (proxyStatus !== null && !isTimedOut) {
       throw new DispatchError("http_proxy_error", `The proxy refused the tunnel to ${request.target} (HTTP ${proxyStatus})`, {

@@ -198,8 +198,8 @@ describe("secrets in MCP server config", () => {
 describe("MCP over HTTP on the terms HTTP loops have", () => {
   it("reaches a server through the loops' fetch, and never one at a blocked address", async () => {
     const server: McpServerConfig = { transport: "http", url: httpServer.url, headers: {} };
-    const allowed = createMcpClientFactory({ fetch: createLoopFetch({ blockedAddresses: parseAddressList("10.0.0.0/8", "test") }) });
-    const blocked = createMcpClientFactory({ fetch: createLoopFetch({ blockedAddresses: parseAddressList("127.0.0.1", "test") }) });
+    const allowed = createMcpClientFactory({ fetch: createLoopFetch({ blockedAddresses: parseAddressList("10.0.0.0/8") }) });
+    const blocked = createMcpClientFactory({ fetch: createLoopFetch({ blockedAddresses: parseAddressList("127.0.0.1") }) });
     try {
       const { ctx } = context();
       expect((await dispatchMcp(loop(server, "echo"), { message: "through the loops' fetch" }, { ...ctx, mcp: allowed })).output).toBe("Echo: through the loops' fetch");
