@@ -394,6 +394,9 @@ function collectGarbage(): void {
 async function measureConfiguration(id: ConfigurationId): Promise<ConfigurationResult> {
   const log = (message: string) => console.error(`bench runtime [${id}] ${message}`);
   const { database, label, cleanup } = await openBenchDatabase(id);
+  // Migrated before the store is made, as \`loopstacks start\` does: on PGlite, the store then keeps
+  // loops, prompt states and realm roles between reads (the change feed needs the migrated triggers).
+  await database.migrate();
   const lookups = { hits: 0 };
   const lookup = await startLookupServer(lookups);
   const model = createScriptedModelServer();
@@ -416,7 +419,6 @@ async function measureConfiguration(id: ConfigurationId): Promise<ConfigurationR
   const profiler = createRunProfiler(process.env.LOOPSTACKS_BENCH_PROFILE_DIR, "executor");
   const bareProfiler = createRunProfiler(process.env.LOOPSTACKS_BENCH_PROFILE_DIR, "bare-undici");
   try {
-    await database.migrate();
     await mcp.connect(new StdioClientTransport({ command: mcpServer.command, args: mcpServer.args, env: getDefaultEnvironment(), stderr: "ignore" }));
     await runtime.registry.registerMany(loopDefinitions(lookup.url));
     const group = "cn=bench-operators,ou=groups,dc=bench";
