@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { asc, gt, sql } from "drizzle-orm";
+import { asc, gt, sql, type SQL } from "drizzle-orm";
 import { canonicalJson, sha256Hex } from "../../lib/canonical-json";
 import type { Db } from "../client";
 import { auditEvents } from "../schema";
@@ -61,12 +61,16 @@ export function computeAuditHash(event: Omit<AuditEvent, "hash" | "id">): string
  */
 export async function appendAuditEvent(db: Db, input: AuditEventInput): Promise<AuditEvent> {
   const append = prepareAuditAppend(input);
-  const [at, action, outcome, actor, realmId, targetType, targetId, data, hashInput, seqPlaceholder, prevPlaceholder] = append.params;
-  const result = (await db.execute(sql`
-    select event_id, event_seq, event_prev_hash, event_hash from loopstacks_append_audit_event(
-      ${at}::timestamptz, ${action}, ${outcome}, ${actor}::jsonb, ${realmId}, ${targetType}, ${targetId}, ${data}::jsonb,
-      ${hashInput}, ${seqPlaceholder}, ${prevPlaceholder})`)) as unknown as { rows: AuditAppendRow[] };
+  const result = (await db.execute(sql`select event_id, event_seq, event_prev_hash, event_hash from ${auditAppendCall(append)}`)) as unknown as { rows: AuditAppendRow[] };
   return append.event(result.rows);
+}
+
+/** The call of `loopstacks_append_audit_event` that appends a prepared event, for a statement to make. */
+export function auditAppendCall(append: AuditAppend): SQL {
+  const [at, action, outcome, actor, realmId, targetType, targetId, data, hashInput, seqPlaceholder, prevPlaceholder] = append.params;
+  return sql`loopstacks_append_audit_event(
+      ${at}::timestamptz, ${action}, ${outcome}, ${actor}::jsonb, ${realmId}, ${targetType}, ${targetId}, ${data}::jsonb,
+      ${hashInput}, ${seqPlaceholder}, ${prevPlaceholder})`;
 }
 
 /** Who an event names: the identity's subject, kind and source (its groups are not recorded). */
@@ -87,7 +91,12 @@ export const AUDIT_APPEND_SQL = `select event_id, event_seq, event_prev_hash, ev
   $1::timestamptz, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb, $9, $10, $11)`;
 
 /** The parameters of an append, and how to read the event it stored from the rows it returns. */
-export function prepareAuditAppend(input: AuditEventInput): { params: (string | null)[]; event(rows: AuditAppendRow[]): AuditEvent } {
+export interface AuditAppend {
+  params: (string | null)[];
+  event(rows: AuditAppendRow[]): AuditEvent;
+}
+
+export function prepareAuditAppend(input: AuditEventInput): AuditAppend {
   const at = new Date(Math.floor((input.at ?? new Date()).getTime()));
   const seqPlaceholder = `seq-${randomUUID()}`;
   const prevPlaceholder = `prev-${randomUUID()}`;

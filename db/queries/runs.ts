@@ -27,6 +27,7 @@ import { prepared } from "../prepared-statement";
 import { statementText, traceBatchStatement } from "../trace-batch.mjs";
 import { traceThreadOf } from "../trace-thread";
 import { conversationTurns, frames, runs, toolCalls } from "../schema";
+import { auditAppendCall, prepareAuditAppend, type AuditAppendRow, type AuditEventInput } from "./audit";
 import { realmCondition, type RealmScope } from "./scope";
 
 export async function insertRun(db: Db, run: NewRun): Promise<void> {
@@ -45,6 +46,24 @@ export async function insertRun(db: Db, run: NewRun): Promise<void> {
     evaluatesFrameId: run.evaluatesFrameId ?? null,
     promptOverride: run.promptOverride ?? null,
   });
+}
+
+/**
+ * Records a run and the audit event of its start in one statement, so in one transaction and
+ * one round trip: when the event cannot be appended, the run is not recorded either.
+ */
+export async function insertRunWithEvent(db: Db, run: NewRun, event: AuditEventInput): Promise<void> {
+  const append = prepareAuditAppend(event);
+  const result = (await db.execute(sql`
+    with run as (
+      insert into runs (id, realm_id, loop_id, loop_revision, status, input, identity, caller, created_at, started_at, deadline_at, evaluates_frame_id, prompt_override)
+      values (${run.id}, ${run.realmId}, ${run.loopId}, ${run.loopRevision}, ${run.status}, ${jsonParam(run.input)}::jsonb,
+        ${JSON.stringify(run.identity)}::jsonb, ${run.identity.subject}, ${timeParam(run.createdAt)}::timestamptz, ${timeParam(run.createdAt)}::timestamptz,
+        ${timeParam(run.deadlineAt)}::timestamptz, ${run.evaluatesFrameId ?? null}, ${jsonParam(run.promptOverride)}::jsonb)
+      returning id)
+    select event.event_id, event.event_seq, event.event_prev_hash, event.event_hash
+    from run cross join lateral ${auditAppendCall(append)} as event`)) as unknown as { rows: AuditAppendRow[] };
+  append.event(result.rows);
 }
 
 export async function updateRun(db: Db, runId: string, patch: RunPatch): Promise<void> {

@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getRun, listConversationTurns, listRuns } from "../../db/queries/runs";
+import { sql } from "drizzle-orm";
+import { listConversationTurns, listRuns } from "../../db/queries/runs";
 import { verifyAuditChain } from "../../db/queries/audit";
 import { DATABASE_KINDS } from "../../test/database";
 import { everythingStdioServer, startEverythingHttpServer } from "../../test/mcp-servers";
@@ -356,24 +357,26 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     expect(chain.ok).toBe(true);
   });
 
-  it("does not start a run it could not audit, and does not leave it looking as if it runs", async () => {
+  it("does not start a run it could not audit, and leaves no row of it", async () => {
     await rt.registry.register({ id: "unaudited", type: "llm", realm: "clinic", llm: { model: "m" } });
     rt.model.setScript("unaudited", { steps: [{ text: "should not be asked" }] });
     const asked = rt.model.requests.length;
-    const failing = createRuntime({
-      store: { ...rt.store, appendAudit: async () => Promise.reject(new Error("audit log unavailable")) },
-      model: { createMessage: async () => Promise.reject(new Error("the model must not be called")) },
-      mcp: createMcpClientFactory(),
-    });
+    // The audit log refuses the event inside the database, after the run's row was inserted.
+    await rt.database.db.execute(sql`create function refuse_audit() returns trigger language plpgsql as $$ begin raise exception 'audit log unavailable'; end $$`);
+    await rt.database.db.execute(sql`create trigger refuse_audit before insert on audit_events for each row execute function refuse_audit()`);
     try {
-      await expect(failing.executor.run("unaudited", "hi", { identity: operator })).rejects.toThrow("audit log unavailable");
+      await expect(rt.executor.run("unaudited", "hi", { identity: operator })).rejects.toMatchObject({ cause: { message: expect.stringContaining("audit log unavailable") } });
     } finally {
-      await failing.close();
+      await rt.database.db.execute(sql`drop trigger refuse_audit on audit_events`);
+      await rt.database.db.execute(sql`drop function refuse_audit()`);
     }
-    const [run] = await listRuns(rt.database.db, { scope: "all", loopId: "unaudited" });
-    expect(run).toMatchObject({ status: "failed", frameCount: 0 });
-    expect((await getRun(rt.database.db, { runId: run!.id, scope: "all" }))?.error).toMatchObject({ code: "internal_error", message: expect.stringContaining("audit log unavailable") });
+    expect(await listRuns(rt.database.db, { scope: "all", loopId: "unaudited" })).toEqual([]);
     expect(rt.model.requests.length).toBe(asked);
+    // Once the log accepts events again, the loop runs.
+    const result = await rt.executor.run("unaudited", "hi", { identity: operator });
+    expect(result.status).toBe("succeeded");
+    const [run] = await listRuns(rt.database.db, { scope: "all", loopId: "unaudited" });
+    expect(run).toMatchObject({ id: result.runId, status: "succeeded" });
   });
 
   it("keeps a secret out of the trace when an MCP tool's server fails while its tools are listed", async () => {

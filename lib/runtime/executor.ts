@@ -442,23 +442,12 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const alteredBefore = writer.alteredWrites();
     const createdAt = clock.now();
     const deadline = options.timeoutMs ? new Date(createdAt.getTime() + options.timeoutMs) : null;
-    // The run's row, then its audit event (while the root frame is being authorized): the run starts once both are in.
-    await store.createRun({ id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline, evaluatesFrameId: options.evaluates?.frameId ?? null, promptOverride: options.promptOverride ?? null });
-    try {
-      await store.appendAudit({
-        action: "run.started",
-        actor: options.identity,
-        realmId: loop.realm,
-        targetType: "run",
-        targetId: runId,
-        data: { loopId: loop.id, revision: loop.revision },
-      });
-    } catch (error) {
-      // A run that could not be audited does not start, and is not left looking as if it runs.
-      const failure = { code: "internal_error", message: `The run could not be audited: ${error instanceof Error ? error.message : String(error)}` };
-      await store.finishRun(runId, { status: "failed", output: null, error: failure, endedAt: clock.now(), frameCount: 0, inputTokens: 0, outputTokens: 0 }).catch(() => {});
-      throw error;
-    }
+    // The run's row and its audit event, one write (while the root frame is being authorized): a run
+    // that could not be audited does not start, and leaves no row looking as if it runs.
+    await store.createRun(
+      { id: runId, realmId: loop.realm, loopId: loop.id, loopRevision: loop.revision, status: "running", input, identity: options.identity, createdAt, deadlineAt: deadline, evaluatesFrameId: options.evaluates?.frameId ?? null, promptOverride: options.promptOverride ?? null },
+      { action: "run.started", actor: options.identity, realmId: loop.realm, targetType: "run", targetId: runId, data: { loopId: loop.id, revision: loop.revision } },
+    );
 
     const onCallerAbort = () => controller.abort(new DispatchError("cancelled", "The run was cancelled by its caller"));
     options.signal?.addEventListener("abort", onCallerAbort, { once: true });

@@ -186,7 +186,8 @@ export interface RuntimeStore {
   resolvePrompt(loopId: string, context: PromptSelectionContext & { version?: number }): Promise<ResolvedPrompt | null>;
   getRealmRoles(realmId: string, groupDns: readonly string[]): Promise<{ groupDn: string; role: Role }[]>;
 
-  createRun(run: NewRun): Promise<void>;
+  /** Records a run with the audit event of its start: if either cannot be stored, neither is. */
+  createRun(run: NewRun, started: StoreAuditEvent): Promise<void>;
   finishRun(runId: string, patch: RunPatch): Promise<void>;
   insertFrame(frame: NewFrame): Promise<void>;
   updateFrame(frameId: string, patch: FramePatch): Promise<void>;
