@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { LoopDefinition, LoopType, McpServerConfig } from "./definition";
 
 export const ROLES = ["viewer", "operator", "maintainer", "auditor", "admin"] as const;
@@ -67,8 +68,8 @@ export interface HttpResponse {
   status: number;
   /** A response header by its lower-case name, several values joined with ", "; null when absent. */
   header(name: string): string | null;
-  /** The body, chunk by chunk; a caller that stops early calls `discard()`. */
-  body: AsyncIterable<Uint8Array>;
+  /** The body as a stream of byte chunks; a caller that stops early calls `discard()`. */
+  body: Readable;
   /** Drops the rest of the body. */
   discard(): Promise<void>;
 }

@@ -476,6 +476,43 @@ describe("dispatchHttp: a server that does not speak HTTP", () => {
 });
 
 describe("dispatchHttp: the response", () => {
+  it("is a connection error, retried, when the connection drops in the middle of the body", async () => {
+    let calls = 0;
+    handler = (_request, response) => {
+      calls++;
+      if (calls === 1) {
+        response.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+        response.write('{"partial": ');
+        setTimeout(() => response.socket?.destroy(), 5);
+        return;
+      }
+      json(response, 200, { whole: true });
+    };
+    const { ctx, attempts } = context();
+
+    const outcome = await dispatchHttp(httpLoop({}), {}, ctx);
+
+    expect(outcome).toEqual({ output: { whole: true } });
+    expect(attempts).toMatchObject([{ attempt: 1, ok: false, error: { code: "http_connection_error" } }, { attempt: 2, ok: true }]);
+  });
+
+  it("fails, and does not hang, when a compressed body is cut off", async () => {
+    const whole = gzipSync(JSON.stringify({ text: "x".repeat(5000) }));
+    handler = (_request, response) => {
+      response.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": String(whole.length) });
+      response.write(whole.subarray(0, 40));
+      setTimeout(() => response.socket?.destroy(), 5);
+    };
+    const { ctx, attempts } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({}, { maxAttempts: 2 }), {}, ctx));
+
+    // The decoder meets the end of its input mid-stream first: the body is undecodable.
+    expect(error).toMatchObject({ code: "invalid_response", retryable: false });
+    expect(error.message).toContain("could not be decoded");
+    expect(attempts).toHaveLength(1);
+  });
+
   it("fails on invalid JSON without retrying", async () => {
     handler = (_request, response) => response.end("{not json");
     const { ctx, attempts } = context();
