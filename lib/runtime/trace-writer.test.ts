@@ -64,8 +64,9 @@ describe("createTraceWriter", () => {
 
   it("writes changes made during a write in the next batch, and flush waits for them", async () => {
     const { store, batches } = recordingStore({ delayMs: 20 });
-    const writer = createTraceWriter(store);
+    const writer = createTraceWriter(store, () => {}, { lingerMs: 1 });
     writer.insertFrame(frame("a"));
+    // The first batch is being written.
     await new Promise((r) => setTimeout(r, 5));
     writer.updateFrame("a", { status: "failed" });
     await writer.flush();
