@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { everythingStdioServer, startEverythingHttpServer, type EverythingHttpServer } from "../../../test/mcp-servers";
 import { DispatchError, isAbortError } from "../retry";
 import type { ResolvedMcpServer } from "../types";
-import { createMcpClientFactory, type PooledMcpClientFactory } from "./client-factory";
+import { connectionKey, createMcpClientFactory, type PooledMcpClientFactory } from "./client-factory";
 
 const options = () => ({ signal: new AbortController().signal, timeoutMs: 10_000 });
 
@@ -139,6 +139,25 @@ describe.each(transports)("MCP client factory over %s", (_name, server) => {
     expect(closing.stats().open).toHaveLength(0);
     const error = await rejection(closing.callTool(server(), "echo", { message: "x" }, options()));
     expect(error).toMatchObject({ code: "mcp_client_closed", retryable: false });
+  });
+});
+
+describe("connectionKey", () => {
+  it("is the same for the same settings in any order, and differs when any setting differs", () => {
+    const stdio: ResolvedMcpServer = { transport: "stdio", command: "node", args: ["server.js"], env: { A: "1", B: "2" } };
+    expect(connectionKey({ ...stdio, env: { B: "2", A: "1" } })).toBe(connectionKey(stdio));
+    const variants: ResolvedMcpServer[] = [
+      { ...stdio, command: "nodejs" },
+      { ...stdio, args: ["server.js", "--verbose"] },
+      { ...stdio, args: ["server.js,--verbose"] },
+      { ...stdio, env: { A: "1", B: "3" } },
+      { ...stdio, env: { A: "1" } },
+      { ...stdio, cwd: "/srv" },
+      { transport: "http", url: "http://127.0.0.1:1/mcp", headers: {} },
+      { transport: "http", url: "http://127.0.0.1:1/mcp", headers: { authorization: "Bearer x" } },
+    ];
+    const keys = new Set([stdio, ...variants].map(connectionKey));
+    expect(keys.size).toBe(variants.length + 1);
   });
 });
 

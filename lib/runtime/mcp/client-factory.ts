@@ -4,7 +4,6 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontex
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { canonicalJson } from "../../canonical-json";
 import { formatPath } from "../definition";
 import { DispatchError } from "../retry";
 import type { McpClientFactory, McpToolInfo, McpToolResult, ResolvedMcpServer } from "../types";
@@ -110,9 +109,8 @@ export function createMcpClientFactory(options: McpClientFactoryOptions = {}): P
   let opened = 0;
   let closing: Promise<void> | null = null;
 
-  function acquire(server: ResolvedMcpServer, signal: AbortSignal): Promise<Connection> {
+  function acquire(server: ResolvedMcpServer, key: string, signal: AbortSignal): Promise<Connection> {
     if (closing) return Promise.reject(closedError());
-    const key = canonicalJson(server);
     let entry = pool.get(key);
     if (!entry) {
       entry = open(key, server);
@@ -183,8 +181,8 @@ export function createMcpClientFactory(options: McpClientFactoryOptions = {}): P
     what: string,
     operation: (connection: Connection) => Promise<T>,
   ): Promise<T> {
-    const key = canonicalJson(server);
-    const connection = await acquire(server, signal);
+    const key = connectionKey(server);
+    const connection = await acquire(server, key, signal);
     try {
       return await operation(connection);
     } catch (error) {
@@ -267,6 +265,17 @@ function createTransport(server: ResolvedMcpServer, fetch: FetchLike | undefined
     });
   }
   return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers }, ...(fetch ? { fetch } : {}) });
+}
+
+/**
+ * The pool's key for a server: every setting, in a fixed order, so that servers differing in any
+ * of them get connections of their own. Made on every call, so cheaper than canonical JSON.
+ */
+export function connectionKey(server: ResolvedMcpServer): string {
+  const sorted = (values: Record<string, string>) => Object.entries(values).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return server.transport === "stdio"
+    ? JSON.stringify(["stdio", server.command, server.args, sorted(server.env), server.cwd ?? null])
+    : JSON.stringify(["http", server.url, sorted(server.headers)]);
 }
 
 async function closeConnection(connection: Connection): Promise<void> {
