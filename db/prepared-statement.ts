@@ -16,3 +16,25 @@ export function prepared(text: string, params: unknown[] | undefined): string | 
   }
   return { name, text, values: params };
 }
+
+/**
+ * Prepares a Drizzle query under a name made from its text: node-postgres refuses a name that a
+ * connection already prepared with different SQL (a pool kept across a dev-server reload, say).
+ */
+export function prepareNamed<Q extends { toSQL(): { sql: string }; prepare(name: string): unknown }>(name: string, query: Q): ReturnType<Q["prepare"]> {
+  const digest = createHash("sha256").update(query.toSQL().sql).digest("hex").slice(0, 12);
+  return query.prepare(`loopstacks_${name}_${digest}`) as ReturnType<Q["prepare"]>;
+}
+
+/** What `prepare` makes of a database handle, made once per handle. */
+export function oncePerDatabase<D extends object, P>(prepare: (db: D) => P): (db: D) => P {
+  const made = new WeakMap<D, P>();
+  return (db) => {
+    let value = made.get(db);
+    if (value === undefined) {
+      value = prepare(db);
+      made.set(db, value);
+    }
+    return value;
+  };
+}

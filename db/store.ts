@@ -5,7 +5,7 @@ import { appendAuditEvent, auditActorOf } from "./queries/audit";
 import {
   existingLoopIds,
   getActivePromptVersion,
-  getLoop,
+  getCurrentLoop,
   getLoopRevision,
   listLoopRevisions,
   listLoops,
@@ -30,7 +30,7 @@ import {
 export function createDbStore(db: Db): RuntimeStore {
   const getRealmRoles = createRealmRolesReader(db);
   // On embedded PGlite, a loop's current revision is kept until the loop tables change (see ChangeFeed).
-  const readLoop = keepUntilChanged(db, ["loops", "loop_revisions"], (id: string) => getLoop(db, { loopId: id, scope: "all" }));
+  const readLoop = keepUntilChanged(db, ["loops", "loop_revisions"], (id: string) => getCurrentLoop(db, id));
   return {
     getLoop: readLoop,
     getRevision: (loopId, revision) => getLoopRevision(db, loopId, revision),

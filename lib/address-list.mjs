@@ -11,6 +11,9 @@ export function plainAddress(address) {
   return mapped ? mapped[1] : trimmed;
 }
 
+/** Distinct addresses whose answer a list keeps; past that, it starts again. */
+const MAX_KEPT_ANSWERS = 1024;
+
 /**
  * Addresses and CIDR ranges separated by commas (`127.0.0.1, 10.0.0.0/8, fd00::/8`). Throws on
  * an entry that is neither, naming the entry (the caller names the setting).
@@ -32,13 +35,21 @@ export function parseAddressList(value) {
     else list.addSubnet(address, Number(prefix), type);
     entries.push(entry);
   }
+  // Answers are kept: the list never changes, and HTTP loops ask about the same few addresses on every call.
+  const answers = new Map();
   return {
     entries,
     size: entries.length,
     has(address) {
-      const plain = plainAddress(address);
-      const family = isIP(plain);
-      return entries.length > 0 && family !== 0 && list.check(plain, family === 4 ? "ipv4" : "ipv6");
+      let answer = answers.get(address);
+      if (answer === undefined) {
+        const plain = plainAddress(address);
+        const family = isIP(plain);
+        answer = entries.length > 0 && family !== 0 && list.check(plain, family === 4 ? "ipv4" : "ipv6");
+        if (answers.size >= MAX_KEPT_ANSWERS) answers.clear();
+        answers.set(address, answer);
+      }
+      return answer;
     },
   };
 }

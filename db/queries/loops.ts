@@ -6,6 +6,7 @@ import { AppError } from "../../lib/errors";
 import type { Db } from "../client";
 import { loopRevisions, loops, promptPromotions, promptVersions, realms } from "../schema";
 import { realmCondition, type RealmScope } from "./scope";
+import { oncePerDatabase, prepareNamed } from "../prepared-statement";
 
 const loopColumns = {
   id: loops.id,
@@ -57,6 +58,24 @@ export async function getLoop(db: Db, { loopId, scope }: GetLoopParams): Promise
     .innerJoin(loopRevisions, currentRevisionJoin())
     .where(and(eq(loops.id, loopId), realmCondition(loops.realmId, scope)))
     .limit(1);
+  return row ? toRegisteredLoop(row) : null;
+}
+
+function prepareCurrentLoop(db: Db) {
+  return prepareNamed(
+    "current_loop",
+    db.select(loopColumns).from(loops).innerJoin(loopRevisions, currentRevisionJoin()).where(eq(loops.id, sql.placeholder("loopId"))).limit(1),
+  );
+}
+const currentLoopQuery = oncePerDatabase(prepareCurrentLoop);
+
+/**
+ * A loop's current revision, whatever its realm, for the runtime (which authorizes each frame
+ * itself). It reads one for every run it starts, so the statement is prepared once per database
+ * handle: building the query cost more CPU than running it.
+ */
+export async function getCurrentLoop(db: Db, loopId: string): Promise<RegisteredLoop | null> {
+  const [row] = await currentLoopQuery(db).execute({ loopId });
   return row ? toRegisteredLoop(row) : null;
 }
 

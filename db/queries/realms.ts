@@ -4,6 +4,7 @@ import type { Db } from "../client";
 import { keepUntilChanged } from "../change-feed";
 import { realmMappings, realms } from "../schema";
 import { batchPerTick } from "./batch";
+import { oncePerDatabase } from "../prepared-statement";
 
 const DN_SPECIAL = new Set([",", "+", '"', "\\", "<", ">", ";", "=", "#"]);
 
@@ -66,7 +67,7 @@ function prepareRealmRoles(db: Db) {
     .where(and(sql`${realmMappings.realmId} = any(${sql.placeholder("realmIds")}::text[])`, sql`${realmMappings.groupDn} = any(${sql.placeholder("groups")}::text[])`))
     .prepare("loopstacks_realm_roles_v2");
 }
-const preparedRealmRoles = new WeakMap<Db, ReturnType<typeof prepareRealmRoles>>();
+const realmRolesQuery = oncePerDatabase(prepareRealmRoles);
 
 /**
  * The roles a set of groups holds in each of these realms, read as the mappings stand now.
@@ -74,12 +75,7 @@ const preparedRealmRoles = new WeakMap<Db, ReturnType<typeof prepareRealmRoles>>
  */
 export async function getRealmRolesIn(db: Db, realmIds: readonly string[], groupDns: readonly string[]): Promise<{ realmId: string; groupDn: string; role: Role }[]> {
   if (groupDns.length === 0 || realmIds.length === 0) return [];
-  let query = preparedRealmRoles.get(db);
-  if (!query) {
-    query = prepareRealmRoles(db);
-    preparedRealmRoles.set(db, query);
-  }
-  const rows = await query.execute({ realmIds: [...realmIds], groups: groupDns.map(normalizeDn) });
+  const rows = await realmRolesQuery(db).execute({ realmIds: [...realmIds], groups: groupDns.map(normalizeDn) });
   return rows as { realmId: string; groupDn: string; role: Role }[];
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { and, asc, desc, eq, getTableColumns, gte, lt, lte, sql } from "drizzle-orm";
 import pg from "pg";
 import type {
@@ -23,7 +22,7 @@ import type {
   TraceFrame,
 } from "../../lib/runtime/types";
 import type { Db } from "../client";
-import { prepared } from "../prepared-statement";
+import { oncePerDatabase, prepared, prepareNamed } from "../prepared-statement";
 import { statementText, traceBatchStatement } from "../trace-batch.mjs";
 import { traceThreadOf } from "../trace-thread";
 import { conversationTurns, frames, runs, toolCalls } from "../schema";
@@ -79,15 +78,6 @@ export async function updateRun(db: Db, runId: string, patch: RunPatch): Promise
       ...(patch.outputTokens !== undefined ? { outputTokens: patch.outputTokens } : {}),
     })
     .where(eq(runs.id, runId));
-}
-
-/**
- * Names a prepared statement after its text: node-postgres refuses a name that a connection
- * already prepared with different SQL (a pool kept across a dev-server reload, say).
- */
-function prepareNamed<Q extends { toSQL(): { sql: string }; prepare(name: string): unknown }>(name: string, query: Q): ReturnType<Q["prepare"]> {
-  const digest = createHash("sha256").update(query.toSQL().sql).digest("hex").slice(0, 12);
-  return query.prepare(`loopstacks_${name}_${digest}`) as ReturnType<Q["prepare"]>;
 }
 
 /**
@@ -187,17 +177,7 @@ function prepareFrameWrites(db: Db) {
   };
 }
 
-type FrameWrites = ReturnType<typeof prepareFrameWrites>;
-const preparedFrameWrites = new WeakMap<Db, FrameWrites>();
-
-function frameWrites(db: Db): FrameWrites {
-  let writes = preparedFrameWrites.get(db);
-  if (!writes) {
-    writes = prepareFrameWrites(db);
-    preparedFrameWrites.set(db, writes);
-  }
-  return writes;
-}
+const frameWrites = oncePerDatabase(prepareFrameWrites);
 
 function jsonParam(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value);
