@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { isLoopRefTool, type LlmLoopDefinition, type ToolDefinition } from "../definition";
 import type { DispatchContext, DispatchOutcome } from "../dispatch";
 import { DispatchError, round, toDispatchError, withRetry } from "../retry";
@@ -15,30 +14,13 @@ import type {
 } from "../types";
 import { redactError, redactSecrets } from "../redact";
 import { mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "./mcp";
+import { parseResponse, type ModelResponse } from "./model-response";
+
+export { parseResponse, type ModelResponse };
 
 /** Budget for an MCP tool offered directly to the model (listing and calling). */
 export const MCP_TOOL_TIMEOUT_MS = 30_000;
 
-/** The shape every Messages API response must have before the runtime acts on it. */
-/** Tokens of one call, as stored (a 32-bit integer): more is a broken report, not usage. */
-const tokenCount = z.number().int().nonnegative().max(2_147_483_647);
-
-const modelResponseSchema = z.object({
-  type: z.literal("message"),
-  role: z.literal("assistant"),
-  model: z.string().optional(),
-  content: z.array(
-    z.discriminatedUnion("type", [
-      z.object({ type: z.literal("text"), text: z.string() }).loose(),
-      z.object({ type: z.literal("tool_use"), id: z.string().min(1), name: z.string().min(1), input: z.unknown() }).loose(),
-      z.object({ type: z.literal("thinking") }).loose(),
-      z.object({ type: z.literal("redacted_thinking") }).loose(),
-    ]),
-  ),
-  stop_reason: z.enum(["end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal"]),
-  usage: z.object({ input_tokens: tokenCount, output_tokens: tokenCount }).loose(),
-});
-export type ModelResponse = z.infer<typeof modelResponseSchema>;
 
 export interface ChildOutcome {
   status: string;
@@ -135,14 +117,6 @@ export async function bindTools(frame: LlmFrame, host: { store: Pick<RuntimeStor
   return new Map(bindings);
 }
 
-export function parseResponse(raw: unknown): ModelResponse {
-  const parsed = modelResponseSchema.safeParse(raw);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new DispatchError("model_response_invalid", `The model returned a malformed response (${first ? `${first.path.join(".") || "body"}: ${first.message}` : "unknown shape"})`);
-  }
-  return parsed.data;
-}
 
 /**
  * The Messages API tool loop. Each `tool_use` naming a loopRef tool becomes a child frame;
