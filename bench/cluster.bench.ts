@@ -5,6 +5,7 @@
  *
  * `npm run bench -- cluster`, or alone, printing its section: `npx tsx bench/cluster.bench.ts`.
  */
+import Anthropic from "@anthropic-ai/sdk";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -18,7 +19,7 @@ import { createRuntime, walkTrace, type Identity, type LoopDefinitionInput } fro
 import { createAnthropicModelClient } from "../lib/runtime/anthropic-model-client";
 import { createMcpClientFactory } from "../lib/runtime/mcp/client-factory";
 import { createScriptedModelServer, type ScriptFunction, type ScriptedModelServer } from "../lib/scripted-model";
-import type { DatabaseHandle } from "../db/client";
+import { openDatabase, type DatabaseHandle } from "../db/client";
 import { openTestDatabase } from "../test/database";
 import { renderSection, type Benchmark, type BenchTarget, type Section } from "./report";
 
@@ -123,6 +124,94 @@ const chainScript: ScriptFunction = (_req, { turn }) => (turn === 0 ? { toolUses
 const chainMidScript: ScriptFunction = (_req, { turn }) => (turn === 0 ? { toolUses: [{ name: "ask", input: { q: 1 } }] } : { text: "chain mid done" });
 const CHAIN_FRAMES = 3;
 
+const OBJECT_INPUT = { type: "object", additionalProperties: true };
+
+/**
+ * The tree as a hand-written SDK tool loop runs it: the same model calls (each with its loop's
+ * id, which picks the script) and HTTP calls, concurrently per turn, with nothing recorded.
+ */
+async function bareTree(client: Anthropic, httpUrl: string, input: unknown): Promise<string> {
+  const converse = async (loopId: string, tools: Anthropic.Tool[], userInput: unknown, runTool: (name: string, toolInput: unknown) => Promise<string>): Promise<string> => {
+    const messages: Anthropic.MessageParam[] = [{ role: "user", content: JSON.stringify(userInput) }];
+    for (;;) {
+      const response = await client.messages.create({ model: "claude-bench", max_tokens: 1024, messages, ...(tools.length > 0 ? { tools } : {}) }, { headers: { "x-loopstacks-loop-id": loopId } });
+      messages.push({ role: "assistant", content: response.content });
+      if (response.stop_reason !== "tool_use") return response.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("");
+      const uses = response.content.filter((block): block is Anthropic.ToolUseBlock => block.type === "tool_use");
+      const results = await Promise.all(uses.map(async (use): Promise<Anthropic.ToolResultBlockParam> => ({ type: "tool_result", tool_use_id: use.id, content: await runTool(use.name, use.input) })));
+      messages.push({ role: "user", content: results });
+    }
+  };
+  const record = async (body: unknown) => {
+    const response = await fetch(`${httpUrl}/record`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    return JSON.stringify(await response.json());
+  };
+  const tool = (name: string): Anthropic.Tool => ({ name, input_schema: OBJECT_INPUT as Anthropic.Tool.InputSchema });
+  const leaf = (leafInput: unknown) => converse("bench-leaf", [], leafInput, () => Promise.reject(new Error("a leaf has no tools")));
+  const mid = (midInput: unknown) => converse("bench-mid", [tool("ask"), tool("record")], midInput, (name, toolInput) => (name === "ask" ? leaf(toolInput) : record(toolInput)));
+  return converse("bench-tree", [tool("research"), tool("record")], input, (name, toolInput) => (name === "research" ? mid(toolInput) : record(toolInput)));
+}
+
+/** Like `runBatch`, for the bare loop: seconds for `count` trees started at once. */
+async function runBareBatch(client: Anthropic, httpUrl: string, count: number): Promise<number> {
+  const t0 = performance.now();
+  const answers = await Promise.all(Array.from({ length: count }, (_, i) => bareTree(client, httpUrl, { i })));
+  if (answers.some((answer) => answer !== "tree done")) throw new Error("a bare tree did not finish");
+  return (performance.now() - t0) / 1000;
+}
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+const REFERENCE_IDENTITY: Identity = { subject: "bench", groups: ["cn=bench,ou=groups,dc=bench"], kind: "service", source: "bench" };
+
+interface ReferenceTimes {
+  single: number[];
+  concurrent: number;
+}
+
+/**
+ * Runs a reference measurement in a child process: one run at a time, then 100 at once, on the
+ * in-process executor (`direct`) or as the bare SDK loop (`bare`). In a process of its own it has
+ * the CPUs the workers had, beside the model and HTTP servers in this one.
+ */
+function measureReferenceInChild(kind: "direct" | "bare", urls: { modelUrl: string; httpUrl: string; databaseUrl: string }): Promise<ReferenceTimes> {
+  const child = spawn(process.execPath, ["--import", "tsx", THIS_FILE, "--reference", kind, urls.modelUrl, urls.httpUrl, urls.databaseUrl], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "production" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve, reject) =>
+    child.on("exit", (code) => {
+      const line = output.trim().split("\n").at(-1) ?? "";
+      if (code === 0 && line.startsWith("{")) resolve(JSON.parse(line) as ReferenceTimes);
+      else reject(new Error(`the ${kind} reference exited with ${code}:\n${output}`));
+    }),
+  );
+}
+
+async function measureReference(kind: string, modelUrl: string, httpUrl: string, databaseUrl: string): Promise<ReferenceTimes> {
+  const times: ReferenceTimes = { single: [], concurrent: 0 };
+  if (kind === "bare") {
+    const client = new Anthropic({ apiKey: "bench", authToken: null, baseURL: modelUrl, maxRetries: 0 });
+    await runBareBatch(client, httpUrl, 3);
+    for (let i = 0; i < SINGLE_RUN_REPEATS; i++) times.single.push(await runBareBatch(client, httpUrl, 1));
+    times.concurrent = await runBareBatch(client, httpUrl, CONCURRENT_RUNS);
+    return times;
+  }
+  const database = await openDatabase({ url: databaseUrl });
+  const runtime = createRuntime({ store: createDbStore(database.db), model: createAnthropicModelClient({ apiKey: "bench", baseURL: modelUrl }), mcp: createMcpClientFactory() });
+  try {
+    await runBatch(runtime.executor, REFERENCE_IDENTITY, 3);
+    for (let i = 0; i < SINGLE_RUN_REPEATS; i++) times.single.push(await runBatch(runtime.executor, REFERENCE_IDENTITY, 1));
+    times.concurrent = await runBatch(runtime.executor, REFERENCE_IDENTITY, CONCURRENT_RUNS);
+    return times;
+  } finally {
+    await runtime.close();
+    await database.close();
+  }
+}
+
 interface Measured {
   workers: number;
   runs: number;
@@ -149,7 +238,7 @@ function cpuDelta(before: Map<number, number>, after: Map<number, number>): numb
   return total;
 }
 
-async function runBatch(executor: ClusterExecutor, identity: Identity, count: number, loopId = "bench-tree", framesPerRun = FRAMES_PER_RUN): Promise<number> {
+async function runBatch(executor: Pick<ClusterExecutor, "run">, identity: Identity, count: number, loopId = "bench-tree", framesPerRun = FRAMES_PER_RUN): Promise<number> {
   const t0 = performance.now();
   const results = await Promise.all(Array.from({ length: count }, (_, i) => executor.run(loopId, { i }, { identity })));
   const seconds = (performance.now() - t0) / 1000;
@@ -192,7 +281,7 @@ export async function benchCluster(): Promise<Section> {
   const runtime = createRuntime({ store, model: createAnthropicModelClient({ apiKey: "bench", baseURL: modelUrl }), mcp: createMcpClientFactory() });
   await runtime.registry.registerMany(treeLoops(httpUrl));
   await addRealmMapping(database.db, { realmId: "bench", groupDn: "cn=bench,ou=groups,dc=bench", role: "operator", createdBy: "bench" });
-  const identity: Identity = { subject: "bench", groups: ["cn=bench,ou=groups,dc=bench"], kind: "service", source: "bench" };
+  const identity = REFERENCE_IDENTITY;
   const executor = await createClusterExecutor({ handle: database, store, pollMs: 200 });
   const env = { DATABASE_URL: database.location, ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: "bench" };
 
@@ -201,6 +290,10 @@ export async function benchCluster(): Promise<Section> {
   let concurrentSeconds = 0;
   const chainSingleSeconds: number[] = [];
   let chainConcurrentSeconds = 0;
+  const inProcessSingleSeconds: number[] = [];
+  let inProcessConcurrentSeconds = 0;
+  const bareSingleSeconds: number[] = [];
+  let bareConcurrentSeconds = 0;
   const workers: WorkerProcess[] = [];
   try {
     for (const count of WORKER_COUNTS) {
@@ -234,6 +327,17 @@ export async function benchCluster(): Promise<Section> {
       await runBatch(executor, identity, 3, "bench-chain", CHAIN_FRAMES);
       for (let i = 0; i < SINGLE_RUN_REPEATS; i++) chainSingleSeconds.push(await runBatch(executor, identity, 1, "bench-chain", CHAIN_FRAMES));
       chainConcurrentSeconds = await runBatch(executor, identity, CONCURRENT_RUNS, "bench-chain", CHAIN_FRAMES);
+
+      // The references: the same trees with no workers running, each from a process of its own, as the workers are.
+      await stopWorkers(workers.splice(0));
+      console.error(`bench cluster: ${LATENCY_MS} ms model latency, the same on the in-process executor`);
+      const inProcess = await measureReferenceInChild("direct", { modelUrl, httpUrl, databaseUrl: database.location });
+      inProcessSingleSeconds.push(...inProcess.single);
+      inProcessConcurrentSeconds = inProcess.concurrent;
+      console.error(`bench cluster: ${LATENCY_MS} ms model latency, the same as a bare SDK tool loop`);
+      const bare = await measureReferenceInChild("bare", { modelUrl, httpUrl, databaseUrl: database.location });
+      bareSingleSeconds.push(...bare.single);
+      bareConcurrentSeconds = bare.concurrent;
     }
   } finally {
     await stopWorkers(workers);
@@ -250,6 +354,10 @@ export async function benchCluster(): Promise<Section> {
   const ratio = concurrentSeconds / single;
   const chainSingle = median(chainSingleSeconds);
   const chainRatio = chainConcurrentSeconds / chainSingle;
+  const inProcessSingle = median(inProcessSingleSeconds);
+  const inProcessRatio = inProcessConcurrentSeconds / inProcessSingle;
+  const bareSingle = median(bareSingleSeconds);
+  const bareRatio = bareConcurrentSeconds / bareSingle;
   const three = throughput.find((t) => t.workers === 3) ?? throughput.at(-1) ?? { framesPerSecond: Number.NaN };
   const targets: BenchTarget[] = [
     {
@@ -299,6 +407,20 @@ export async function benchCluster(): Promise<Section> {
         rows: [
           [`tree`, String(FRAMES_PER_RUN), `${single.toFixed(2)} s`, `${concurrentSeconds.toFixed(2)} s`, `${ratio.toFixed(2)}×`],
           [`chain`, String(CHAIN_FRAMES), `${chainSingle.toFixed(2)} s`, `${chainConcurrentSeconds.toFixed(2)} s`, `${chainRatio.toFixed(2)}×`],
+          [
+            "tree, in-process executor (reference: no queue, no workers)",
+            String(FRAMES_PER_RUN),
+            `${inProcessSingle.toFixed(2)} s`,
+            `${inProcessConcurrentSeconds.toFixed(2)} s`,
+            `${inProcessRatio.toFixed(2)}×`,
+          ],
+          [
+            "tree, bare SDK tool loop (reference: no runtime)",
+            String(FRAMES_PER_RUN),
+            `${bareSingle.toFixed(2)} s`,
+            `${bareConcurrentSeconds.toFixed(2)} s`,
+            `${bareRatio.toFixed(2)}×`,
+          ],
         ],
       },
     ],
@@ -311,6 +433,16 @@ export async function benchCluster(): Promise<Section> {
       `Nor do worker slots bound it: a step waiting for its model call holds one, but with ${WORKER_CONCURRENCY} per worker the ${CONCURRENT_RUNS} trees' ` +
         `${CONCURRENT_RUNS * MODEL_CALLS_PER_RUN} calls need ${((CONCURRENT_RUNS * MODEL_CALLS_PER_RUN * LATENCY_MS) / 1000 / (3 * WORKER_CONCURRENCY)).toFixed(1)} s of slot time ` +
         "on 3 workers, less than the CPU time their frames need (`LOOPSTACKS_BENCH_WORKER_CONCURRENCY` changes it).",
+      "The reference rows run the same trees with the workers stopped, each from a process of its own beside this one (which hosts the model and HTTP servers): on the in-process executor " +
+        "(`LOOPSTACKS_EXECUTION=direct`: no queue and no step transactions, the trace written in batches), and as a bare SDK tool loop " +
+        "making the same model and HTTP calls with nothing recorded (`fetch` for HTTP). They show what these CPUs allow before any " +
+        "durability: the cluster engine can only add CPU per frame to what the in-process executor spends.",
+      ...(bareRatio > TARGET_RATIO
+        ? [
+            `Here the bare SDK loop itself takes ${bareRatio.toFixed(2)}× for ${CONCURRENT_RUNS} trees: on these CPUs, ${CONCURRENT_RUNS} concurrent ` +
+              `${FRAMES_PER_RUN}-frame trees cannot finish within ${TARGET_RATIO}× of one, whatever runs them.`,
+          ]
+        : []),
     ],
   };
 }
@@ -321,7 +453,11 @@ export const clusterBenchmark: Benchmark = {
   run: benchCluster,
 };
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === "--reference") {
+  const [kind, modelUrl, httpUrl, databaseUrl] = process.argv.slice(3) as [string, string, string, string];
+  console.log(JSON.stringify(await measureReference(kind, modelUrl, httpUrl, databaseUrl)));
+  process.exit(0);
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const startedAt = new Date();
   const loadBefore = os.loadavg();
   const t0 = performance.now();
