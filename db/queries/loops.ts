@@ -4,9 +4,9 @@ import type { SaveRevisionParams, SaveRevisionResult } from "../../lib/runtime/s
 import type { LoopRevision, PromptVersion, RegisteredLoop } from "../../lib/runtime/types";
 import { AppError } from "../../lib/errors";
 import type { Db } from "../client";
+import { oncePerDatabase, prepareNamed } from "../prepared-statement";
 import { loopRevisions, loops, promptPromotions, promptVersions, realms } from "../schema";
 import { realmCondition, type RealmScope } from "./scope";
-import { oncePerDatabase, prepareNamed } from "../prepared-statement";
 
 const loopColumns = {
   id: loops.id,

@@ -3,8 +3,8 @@ import type { Role } from "../../lib/runtime/types";
 import type { Db } from "../client";
 import { keepUntilChanged } from "../change-feed";
 import { realmMappings, realms } from "../schema";
+import { oncePerDatabase, prepareNamed } from "../prepared-statement";
 import { batchPerTick } from "./batch";
-import { oncePerDatabase } from "../prepared-statement";
 
 const DN_SPECIAL = new Set([",", "+", '"', "\\", "<", ">", ";", "=", "#"]);
 
@@ -61,11 +61,13 @@ export async function listRealms(db: Db) {
 }
 
 function prepareRealmRoles(db: Db) {
-  return db
-    .select({ realmId: realmMappings.realmId, groupDn: realmMappings.groupDn, role: realmMappings.role })
-    .from(realmMappings)
-    .where(and(sql`${realmMappings.realmId} = any(${sql.placeholder("realmIds")}::text[])`, sql`${realmMappings.groupDn} = any(${sql.placeholder("groups")}::text[])`))
-    .prepare("loopstacks_realm_roles_v2");
+  return prepareNamed(
+    "realm_roles",
+    db
+      .select({ realmId: realmMappings.realmId, groupDn: realmMappings.groupDn, role: realmMappings.role })
+      .from(realmMappings)
+      .where(and(sql`${realmMappings.realmId} = any(${sql.placeholder("realmIds")}::text[])`, sql`${realmMappings.groupDn} = any(${sql.placeholder("groups")}::text[])`)),
+  );
 }
 const realmRolesQuery = oncePerDatabase(prepareRealmRoles);
 

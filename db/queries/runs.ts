@@ -29,8 +29,9 @@ import { conversationTurns, frames, runs, toolCalls } from "../schema";
 import { auditAppendCall, prepareAuditAppend, type AuditAppendRow, type AuditEventInput } from "./audit";
 import { realmCondition, type RealmScope } from "./scope";
 
-export async function insertRun(db: Db, run: NewRun): Promise<void> {
-  await db.insert(runs).values({
+/** A run's row as its insert writes it. */
+function insertRunQuery(db: Db, run: NewRun) {
+  return db.insert(runs).values({
     id: run.id,
     realmId: run.realmId,
     loopId: run.loopId,
@@ -47,6 +48,10 @@ export async function insertRun(db: Db, run: NewRun): Promise<void> {
   });
 }
 
+export async function insertRun(db: Db, run: NewRun): Promise<void> {
+  await insertRunQuery(db, run);
+}
+
 /**
  * Records a run and the audit event of its start in one statement, so in one transaction and
  * one round trip: when the event cannot be appended, the run is not recorded either.
@@ -54,12 +59,7 @@ export async function insertRun(db: Db, run: NewRun): Promise<void> {
 export async function insertRunWithEvent(db: Db, run: NewRun, event: AuditEventInput): Promise<void> {
   const append = prepareAuditAppend(event);
   const result = (await db.execute(sql`
-    with run as (
-      insert into runs (id, realm_id, loop_id, loop_revision, status, input, identity, caller, created_at, started_at, deadline_at, evaluates_frame_id, prompt_override)
-      values (${run.id}, ${run.realmId}, ${run.loopId}, ${run.loopRevision}, ${run.status}, ${jsonParam(run.input)}::jsonb,
-        ${JSON.stringify(run.identity)}::jsonb, ${run.identity.subject}, ${timeParam(run.createdAt)}::timestamptz, ${timeParam(run.createdAt)}::timestamptz,
-        ${timeParam(run.deadlineAt)}::timestamptz, ${run.evaluatesFrameId ?? null}, ${jsonParam(run.promptOverride)}::jsonb)
-      returning id)
+    with run as (${insertRunQuery(db, run).returning({ id: runs.id }).getSQL()})
     select event.event_id, event.event_seq, event.event_prev_hash, event.event_hash
     from run cross join lateral ${auditAppendCall(append)} as event`)) as unknown as { rows: AuditAppendRow[] };
   append.event(result.rows);

@@ -14,13 +14,10 @@ import type {
 } from "../types";
 import { redactError, redactSecrets } from "../redact";
 import { mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "./mcp";
-import { parseResponse, type ModelResponse } from "./model-response";
-
-export { parseResponse, type ModelResponse };
+import { parseResponse } from "./model-response";
 
 /** Budget for an MCP tool offered directly to the model (listing and calling). */
 export const MCP_TOOL_TIMEOUT_MS = 30_000;
-
 
 export interface ChildOutcome {
   status: string;
@@ -116,7 +113,6 @@ export async function bindTools(frame: LlmFrame, host: { store: Pick<RuntimeStor
   );
   return new Map(bindings);
 }
-
 
 /**
  * The Messages API tool loop. Each `tool_use` naming a loopRef tool becomes a child frame;
