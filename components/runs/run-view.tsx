@@ -30,6 +30,11 @@ async function fetchRun(runId: string): Promise<RunDetail> {
   return (await response.json()) as RunDetail;
 }
 
+/** A run still waiting for a worker (cluster and embedded engine) is as live as one running: it can be followed and cancelled. */
+function hasNotEnded(status: string): boolean {
+  return status === "queued" || status === "running";
+}
+
 /**
  * A run and its trace; while the run executes it refreshes itself every second until it ends.
  * The server hands the run over as JSON text: React's encoding of a 10,000-frame object tree
@@ -56,10 +61,12 @@ export function RunView({
     queryFn: () => fetchRun(initial.run.id),
     initialData: initial,
     refetchInterval: (query) =>
-      query.state.data?.run.status === "running" ? POLL_INTERVAL_MS : false,
+      query.state.data && hasNotEnded(query.state.data.run.status)
+        ? POLL_INTERVAL_MS
+        : false,
   });
   const { run, trace } = data;
-  const isLive = run.status === "running";
+  const isLive = hasNotEnded(run.status);
 
   return (
     <div className="space-y-6">
