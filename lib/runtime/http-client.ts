@@ -150,7 +150,10 @@ export function createHttpClient(options: EgressOptions & { dispatcher?: Dispatc
       };
       const raw = response.body;
       // Destroying an unfinished body reports an abort to its listeners: nobody is listening.
-      raw.on("error", () => {});
+      // A body cut off by the connection reaches the decoders as this same error: it stays the
+      // connection's failure, not a decoding one.
+      let rawError: unknown = null;
+      raw.on("error", (error) => (rawError = error));
       let body: Readable = raw;
       const codings = (header("content-encoding") ?? "")
         .split(",")
@@ -165,7 +168,9 @@ export function createHttpClient(options: EgressOptions & { dispatcher?: Dispatc
         // Codings apply in the order listed, so they come off in reverse.
         const decoders = codings.reverse().map((coding) => {
           const decoder = DECODERS.get(coding)!();
-          decoder.on("error", (error: object) => Object.assign(error, { [DECODING_FAILED]: true }));
+          decoder.on("error", (error: object) => {
+            if (error !== rawError) Object.assign(error, { [DECODING_FAILED]: true });
+          });
           return decoder;
         });
         body = pipeline([raw, ...decoders] as unknown as [Readable, NodeJS.ReadWriteStream], () => {}) as unknown as Readable;

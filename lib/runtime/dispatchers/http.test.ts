@@ -496,7 +496,22 @@ describe("dispatchHttp: the response", () => {
     expect(attempts).toMatchObject([{ attempt: 1, ok: false, error: { code: "http_connection_error" } }, { attempt: 2, ok: true }]);
   });
 
-  it("fails, and does not hang, when a compressed body is cut off", async () => {
+  it("decodes a compressed body sent whole but cut short to what it holds, as fetch does, and does not retry it", async () => {
+    const short = gzipSync(JSON.stringify({ text: "x".repeat(5000) })).subarray(0, 40);
+    handler = (_request, response) => {
+      response.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": String(short.length) });
+      response.end(short);
+    };
+    const { ctx, attempts } = context();
+
+    const error = await failure(dispatchHttp(httpLoop({}, { maxAttempts: 2 }), {}, ctx));
+
+    expect(error).toMatchObject({ code: "invalid_response", retryable: false });
+    expect(error.message).toContain("is not valid JSON");
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("retries a compressed body cut off by the connection, as a plain one", async () => {
     const whole = gzipSync(JSON.stringify({ text: "x".repeat(5000) }));
     handler = (_request, response) => {
       response.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": String(whole.length) });
@@ -507,10 +522,9 @@ describe("dispatchHttp: the response", () => {
 
     const error = await failure(dispatchHttp(httpLoop({}, { maxAttempts: 2 }), {}, ctx));
 
-    // The decoder meets the end of its input mid-stream first: the body is undecodable.
-    expect(error).toMatchObject({ code: "invalid_response", retryable: false });
-    expect(error.message).toContain("could not be decoded");
-    expect(attempts).toHaveLength(1);
+    // The decoders see the connection's error, not an end of input: the body is not undecodable.
+    expect(error).toMatchObject({ code: "http_connection_error", retryable: true });
+    expect(attempts).toHaveLength(2);
   });
 
   it("fails on invalid JSON without retrying", async () => {
