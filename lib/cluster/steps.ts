@@ -550,16 +550,19 @@ async function runLlmTurns(
         ...(temperature !== undefined ? { temperature } : {}),
         ...(tools.length > 0 ? { tools } : {}),
       };
+      // Checked within the attempt: an answer the runtime cannot act on is that attempt's failure.
       const call = withRetry(
-        () =>
-          deps.model.createMessage(request, {
-            signal,
-            timeoutMs: definition.llm.requestTimeoutMs,
-            headers: { "x-loopstacks-loop-id": frame.loopId, "x-loopstacks-frame-id": frame.id },
-          }),
+        async () =>
+          parseResponse(
+            await deps.model.createMessage(request, {
+              signal,
+              timeoutMs: definition.llm.requestTimeoutMs,
+              headers: { "x-loopstacks-loop-id": frame.loopId, "x-loopstacks-frame-id": frame.id },
+            }),
+          ),
         { policy: definition.retry, signal, clock: deps.clock, onAttempt: ctx.recordAttempt, turn },
       );
-      response = parseResponse(await Promise.race([call, abortion(signal)]));
+      response = await Promise.race([call, abortion(signal)]);
     } catch (caught) {
       return fail(caught);
     }

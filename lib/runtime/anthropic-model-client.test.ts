@@ -44,6 +44,8 @@ beforeAll(async () => {
       refused: { steps: [{ error: { status: 400, message: "messages: bad shape" } }] },
       stuck: { steps: [{ hang: true }] },
       garbled: { steps: [{ malformed: "not-json" }] },
+      stalled: { steps: [{ broken: "stall-after-headers" }] },
+      cut: { steps: [{ broken: "cut-mid-body" }] },
     },
   });
   await server.start();
@@ -117,6 +119,19 @@ describe("anthropic model client", () => {
     expect(error).toMatchObject({ code: "model_timeout", retryable: true, status: undefined });
   });
 
+  it("gives up after timeoutMs on a server that sends its headers and never its body", async () => {
+    const t0 = performance.now();
+    const error = await failure("stalled", { timeoutMs: 300 });
+    expect(performance.now() - t0).toBeLessThan(3_000);
+    expect(error).toMatchObject({ code: "model_timeout", retryable: true });
+  });
+
+  it("reports an answer cut off by the connection as a retryable connection error", async () => {
+    const error = await failure("cut");
+    expect(error).toMatchObject({ code: "model_connection_error", retryable: true });
+    expect(error.message).toMatch(/closed before its answer ended/);
+  });
+
   it("rethrows the caller's abort instead of classifying it", async () => {
     const controller = new AbortController();
     const pending = client.createMessage(request, callOptions("stuck", { signal: controller.signal }));
@@ -139,6 +154,6 @@ describe("anthropic model client", () => {
 
   it("reports a body that is not JSON as an invalid response", async () => {
     const error = await failure("garbled");
-    expect(error).toMatchObject({ code: "model_invalid_response", retryable: false });
+    expect(error).toMatchObject({ code: "model_response_invalid", retryable: false });
   });
 });

@@ -25,15 +25,31 @@ export function createAnthropicModelClient(options: AnthropicModelClientOptions)
 
   return {
     async createMessage(request: ModelRequest, { signal, timeoutMs, headers }: ModelCallOptions): Promise<unknown> {
+      // The SDK's own timeout ends when the headers arrive: this one also covers the body.
+      const controller = new AbortController();
+      let isTimedOut = false;
+      const onAbort = () => controller.abort(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => {
+            isTimedOut = true;
+            controller.abort(new DOMException("The model did not answer in time", "TimeoutError"));
+          }, timeoutMs)
+        : undefined;
       try {
         // ModelRequest is the wire body; the SDK's types only name more precisely what it already is.
         const params = request as Anthropic.MessageCreateParamsNonStreaming;
         // The SDK accepts only whole milliseconds; a deadline's remainder is rarely one.
         const timeout = Number.isFinite(timeoutMs) ? Math.max(1, Math.ceil(timeoutMs)) : undefined;
-        return await client.messages.create(params, { signal, headers, ...(timeout !== undefined ? { timeout } : {}) });
+        return await client.messages.create(params, { signal: controller.signal, headers, ...(timeout !== undefined ? { timeout } : {}) });
       } catch (error) {
         if (signal.aborted) throw abortReason(signal);
+        if (isTimedOut) throw new DispatchError("model_timeout", "The model did not answer in time", { retryable: true, cause: error });
         throw toModelCallError(error);
+      } finally {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
       }
     },
   };
@@ -67,8 +83,14 @@ function toModelCallError(error: unknown): unknown {
       cause: error,
     });
   }
+  if (isCutOff(error)) {
+    return new DispatchError("model_connection_error", `The connection to the model server closed before its answer ended: ${connectionCause(error)}`, {
+      retryable: true,
+      cause: error,
+    });
+  }
   if (error instanceof SyntaxError) {
-    return new DispatchError("model_invalid_response", `The model server sent a body that is not JSON: ${error.message}`, {
+    return new DispatchError("model_response_invalid", `The model server sent a body that is not JSON: ${error.message}`, {
       cause: error,
     });
   }
@@ -83,7 +105,14 @@ function codeForStatus(status: number): string {
   return `model_http_${status}`;
 }
 
-function connectionCause(error: APIConnectionError): string {
+/** A body cut off by the connection, as fetch reports it while the SDK reads the answer: "terminated", caused by the socket. */
+function isCutOff(error: unknown): error is Error {
+  if (!(error instanceof TypeError) || error.message !== "terminated") return false;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && code.startsWith("UND_ERR_");
+}
+
+function connectionCause(error: Error): string {
   const cause = error.cause;
   const inner = cause instanceof Error && cause.cause instanceof Error ? cause.cause : cause;
   return inner instanceof Error ? inner.message : error.message;

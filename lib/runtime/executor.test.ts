@@ -244,7 +244,8 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     const result = await rt.executor.run("garbled", "hi", { identity: operator });
     expect(result.status).toBe("failed");
     expect(result.error?.code).toBe("model_response_invalid");
-    expect(result.trace.attempts).toHaveLength(1);
+    // The attempt that brought it is recorded as failed, with the reason.
+    expect(result.trace.attempts).toMatchObject([{ attempt: 1, ok: false, error: { code: "model_response_invalid" } }]);
   });
 
   it("fails a model response that reports an impossible token count, and the trace is still written", async () => {
@@ -316,6 +317,70 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     const result = await started.done;
     expect(result.status).toBe("cancelled");
     expect(result.trace.status).toBe("cancelled");
+  });
+
+  it("cancels a run whose cancellation comes while a frame is being set up, wherever it lands", async () => {
+    // The authorizer cancels the run a few microtasks after it has allowed the child: somewhere
+    // between the frame's last look at its parent's signal and its dispatch.
+    let cancelSoon: (() => void) | null = null;
+    const own = await createTestRuntime(kind, {
+      authorizer: {
+        async authorize(request) {
+          if (request.loopId === "setup-leaf" && cancelSoon) queueMicrotask(cancelSoon);
+          return { allowed: true, action: request.action, realm: request.realm, role: "operator", via: "test", reason: "test", checkedAt: new Date().toISOString() };
+        },
+      },
+    });
+    try {
+      await own.registry.registerMany([
+        { id: "setup-leaf", type: "llm", realm: "clinic", llm: { model: "m" } },
+        { id: "setup-parent", type: "llm", realm: "clinic", llm: { model: "m", tools: [{ name: "leaf", loopRef: "setup-leaf" }] } },
+      ]);
+      own.model.setScript("setup-parent", { steps: [{ toolUses: [{ name: "leaf", input: {} }] }, { text: "parent done" }] });
+      own.model.setScript("setup-leaf", () => ({ text: "too late", latencyMs: 2_000 }));
+      for (let hops = 0; hops <= 12; hops++) {
+        own.model.reset();
+        let runId = "";
+        cancelSoon = () => {
+          let left = hops;
+          const step = () => (left-- > 0 ? queueMicrotask(step) : own.executor.cancel(runId));
+          step();
+        };
+        const started = await own.executor.start("setup-parent", "go", { identity: operator });
+        runId = started.runId;
+        const result = await started.done;
+        cancelSoon = null;
+        expect(result.status, `cancelled ${hops} microtasks after the child was authorized`).toBe("cancelled");
+        const leaf = find(result.trace, "setup-leaf")[0];
+        expect(leaf === undefined || leaf.status === "cancelled", `the child, cancelled ${hops} microtasks after it was authorized`).toBe(true);
+      }
+      // A run cancelled as soon as it has started never reaches the model.
+      for (let i = 0; i < 10; i++) {
+        own.model.reset();
+        const started = await own.executor.start("setup-leaf", "go", { identity: operator });
+        expect(own.executor.cancel(started.runId)).toBe(true);
+        expect((await started.done).status).toBe("cancelled");
+        expect(own.model.requests).toHaveLength(0);
+      }
+    } finally {
+      await own.closeAll();
+    }
+  });
+
+  it("ends an MCP tool call in flight when its frame times out, instead of leaving it open", async () => {
+    await rt.registry.register({
+      id: "waits-on-tool",
+      type: "llm",
+      realm: "clinic",
+      limits: { timeoutMs: 1_000 },
+      llm: { model: "m", tools: [{ name: "work", mcp: { server: everythingStdioServer(), tool: "trigger-long-running-operation" } }] },
+    });
+    rt.model.setScript("waits-on-tool", { steps: [{ toolUses: [{ name: "work", input: { duration: 30, steps: 1 } }] }, { text: "never" }] });
+    const result = await rt.executor.run("waits-on-tool", "go", { identity: operator });
+    expect(result.error?.code).toBe("frame_timeout");
+    const stored = async () => (await rt.store.getTrace(result.runId))?.toolCalls[0];
+    await expect.poll(async () => (await stored())?.endedAt ?? null, { timeout: 2_000 }).not.toBeNull();
+    expect(await stored()).toMatchObject({ name: "work", kind: "mcp", isError: true, output: { error: { code: "frame_timeout" } } });
   });
 
   it("shows a frame while it runs", async () => {

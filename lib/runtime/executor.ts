@@ -299,6 +299,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     setMaxListeners(0, controller.signal);
     const onParentAbort = () => controller.abort(req.parentSignal.reason);
     req.parentSignal.addEventListener("abort", onParentAbort, { once: true });
+    // A cancellation that came while the frame was being recorded found no listener yet.
+    if (req.parentSignal.aborted) onParentAbort();
     const timer = setTimeout(
       () => controller.abort(frameTimeoutError(loop.id, definition.limits.timeoutMs)),
       definition.limits.timeoutMs,
@@ -322,7 +324,9 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     let output: unknown = null;
     let error: FrameError | null = null;
     try {
-      const outcome = await Promise.race([dispatch(run, req, loop, prompt, ctx, (u) => (usage = u), (t) => (turns = t)), abortion(controller.signal)]);
+      const outcome = controller.signal.aborted
+        ? await abortion(controller.signal)
+        : await Promise.race([dispatch(run, req, loop, prompt, ctx, (u) => (usage = u), (t) => (turns = t)), abortion(controller.signal)]);
       output = outcome.output;
       if (definition.outputSchema) {
         const issues = validator.validate(definition.outputSchema, output);

@@ -5,6 +5,8 @@ export type ScriptStep = (
   | { error: ScriptedError }
   | { malformed: "not-json" | "missing-content" | "bad-stop-reason" | "absurd-usage" }
   | { hang: true }
+  /** The connection fails mid-answer: headers and then nothing, or half the body and then a closed socket. */
+  | { broken: "stall-after-headers" | "cut-mid-body" }
 ) & { latencyMs?: number };
 
 export interface ScriptedError {

@@ -121,6 +121,7 @@ export function createScriptedModelServer(options: ScriptedModelServerOptions = 
     if (!(await waitUnlessClosed(res, "hang" in step ? Infinity : delay))) return;
     if ("error" in step) return sendError(res, step.error);
     const message = buildMessage(request, step);
+    if ("broken" in step) return sendBroken(res, step.broken, JSON.stringify(message));
     if (request.stream) return sendStream(res, message, "malformed" in step && step.malformed === "not-json");
     if ("malformed" in step && step.malformed === "not-json") {
       return send(res, 200, JSON.stringify(message).slice(0, 40));
@@ -288,6 +289,17 @@ function sendError(res: ServerResponse, error: ScriptedError): void {
     request_id: res.getHeader("request-id"),
   };
   send(res, error.status, JSON.stringify(body));
+}
+
+/** A 200 whose connection fails: after the headers (which promise the whole body) or in the middle of the body. */
+function sendBroken(res: ServerResponse, how: "stall-after-headers" | "cut-mid-body", body: string): void {
+  res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  if (how === "stall-after-headers") {
+    res.flushHeaders();
+    return;
+  }
+  res.write(body.slice(0, Math.floor(body.length / 2)));
+  setTimeout(() => res.socket?.destroy(), 5);
 }
 
 function send(res: ServerResponse, status: number, body: string): void {

@@ -147,16 +147,18 @@ export async function dispatchLlm(frame: LlmFrame, host: LlmHost, ctx: DispatchC
       ...(temperature !== undefined ? { temperature } : {}),
       ...(tools.length > 0 ? { tools } : {}),
     };
-    const raw = await withRetry(
-      () =>
-        host.model.createMessage(request, {
-          signal: ctx.signal,
-          timeoutMs: definition.llm.requestTimeoutMs,
-          headers: { "x-loopstacks-loop-id": frame.loop.id, "x-loopstacks-frame-id": ctx.frameId },
-        }),
+    // Checked within the attempt: an answer the runtime cannot act on is that attempt's failure.
+    const response = await withRetry(
+      async () =>
+        parseResponse(
+          await host.model.createMessage(request, {
+            signal: ctx.signal,
+            timeoutMs: definition.llm.requestTimeoutMs,
+            headers: { "x-loopstacks-loop-id": frame.loop.id, "x-loopstacks-frame-id": ctx.frameId },
+          }),
+        ),
       { policy: definition.retry, signal: ctx.signal, clock: ctx.clock, onAttempt: ctx.recordAttempt, turn },
     );
-    const response = parseResponse(raw);
     const usage = { inputTokens: response.usage.input_tokens, outputTokens: response.usage.output_tokens };
     host.onUsage(usage, turn);
     const assistant: ModelMessage = { role: "assistant", content: response.content as ModelContentBlock[] };
@@ -225,7 +227,12 @@ async function runToolUse(
     const output = redactSecrets(mcpResultToOutput(result), secrets);
     return finish(toolResultText(output), result.isError === true, output);
   } catch (caught) {
-    if (ctx.signal.aborted) throw caught;
+    if (ctx.signal.aborted) {
+      // The frame ends with its signal's reason; its call ends with it rather than staying open.
+      const reason = toDispatchError(ctx.signal.reason).toFrameError();
+      await finish(`${reason.code}: ${reason.message}`, true, { error: reason });
+      throw caught;
+    }
     const error = redactSecrets(caught instanceof DispatchError ? caught.toFrameError() : { code: "tool_error", message: String(caught) }, secrets);
     return finish(`${error.code}: ${error.message}`, true, { error });
   }

@@ -49,6 +49,10 @@ describe("parseResponse", () => {
       [{ ...valid(), content: [{ type: "tool_use", id: "", name: "lookup", input: {} }] }, "content.0.id: expected a non-empty string"],
       [{ ...valid(), content: [{ type: "tool_use", id: "toolu_1", input: {} }] }, "content.0.name: expected a non-empty string"],
       [{ ...valid(), content: [{ type: "image" }] }, "content.0.type: expected"],
+      [
+        { ...valid(), content: [{ type: "tool_use", id: "toolu_1", name: "a", input: {} }, { type: "text", text: "and" }, { type: "tool_use", id: "toolu_1", name: "b", input: {} }] },
+        'content.2.id: "toolu_1" is the id of an earlier tool_use',
+      ],
       [{ ...valid(), stop_reason: "done" }, "stop_reason: expected one of end_turn, tool_use"],
       [{ ...valid(), usage: null }, "usage: expected an object"],
       [{ ...valid(), usage: { input_tokens: -1, output_tokens: 3 } }, "usage.input_tokens: expected a whole number"],

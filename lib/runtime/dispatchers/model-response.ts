@@ -57,9 +57,16 @@ function responseProblem(raw: unknown): string | null {
   if (raw.role !== "assistant") return 'role: expected "assistant"';
   if (raw.model !== undefined && typeof raw.model !== "string") return "model: expected a string";
   if (!Array.isArray(raw.content)) return "content: expected an array";
+  // Each tool result answers one id: two calls under one id could not both be answered.
+  const toolUseIds = new Set<unknown>();
   for (let i = 0; i < raw.content.length; i++) {
-    const problem = blockProblem(raw.content[i]);
+    const block: unknown = raw.content[i];
+    const problem = blockProblem(block);
     if (problem) return `content.${i}${problem}`;
+    if ((block as { type: string }).type !== "tool_use") continue;
+    const id = (block as { id: unknown }).id;
+    if (toolUseIds.has(id)) return `content.${i}.id: ${JSON.stringify(id)} is the id of an earlier tool_use`;
+    toolUseIds.add(id);
   }
   if (typeof raw.stop_reason !== "string" || !STOP_REASON_SET.has(raw.stop_reason)) return `stop_reason: expected one of ${STOP_REASONS.join(", ")}`;
   if (!isObject(raw.usage)) return "usage: expected an object";
