@@ -97,6 +97,8 @@ describe("anthropic model client", () => {
   ])("maps a %s answer to a retryable DispatchError", async (loopId, status, code, message) => {
     const error = await failure(loopId);
     expect(error).toMatchObject({ code, status, retryable: true, message });
+    // The scripted server asks a 429's caller to wait (retry-after: 3), and no one else.
+    expect(error.retryAfterMs).toBe(loopId === "limited" ? 3_000 : undefined);
   });
 
   it("maps a 400 to a non-retryable error", async () => {

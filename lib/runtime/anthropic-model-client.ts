@@ -1,5 +1,5 @@
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from "@anthropic-ai/sdk";
-import { DispatchError, isRetryableStatus } from "./retry";
+import { DispatchError, isRetryableStatus, retryAfterMs } from "./retry";
 import type { ModelCallOptions, ModelClient, ModelRequest } from "./types";
 
 export interface AnthropicModelClientOptions {
@@ -76,11 +76,14 @@ function toModelCallError(error: unknown): unknown {
   if (error instanceof APIError && typeof error.status === "number") {
     const status = error.status;
     const message = error.apiMessage ?? `The model server answered HTTP ${status}`;
+    const headers = error.headers;
+    const retryAfter = headers ? retryAfterMs((name) => headers.get(name)) : undefined;
     return new DispatchError(codeForStatus(status), message, {
       retryable: isRetryableStatus(status),
       status,
       details: { type: error.type, requestId: error.requestID ?? null },
       cause: error,
+      ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
     });
   }
   if (isCutOff(error)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, DispatchError, isRetryableStatus, withRetry } from "./retry";
+import { backoffDelay, DispatchError, isRetryableStatus, retryAfterMs, withRetry } from "./retry";
 import type { Attempt } from "./types";
 
 const policy = { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 1_000, multiplier: 2 };
@@ -17,6 +17,20 @@ describe("backoffDelay", () => {
   it("spreads concurrent retries (jitter)", () => {
     const delays = new Set(Array.from({ length: 50 }, () => backoffDelay(policy, 2)));
     expect(delays.size).toBeGreaterThan(10);
+  });
+});
+
+describe("retryAfterMs", () => {
+  const headers = (values: Record<string, string>) => (name: string) => values[name] ?? null;
+  it("reads delay-seconds, an HTTP date and retry-after-ms, and ignores what it cannot read", () => {
+    const now = Date.parse("2026-12-07T10:00:00Z");
+    expect(retryAfterMs(headers({ "retry-after": "7" }), now)).toBe(7_000);
+    expect(retryAfterMs(headers({ "retry-after": "Mon, 07 Dec 2026 10:00:03 GMT" }), now)).toBe(3_000);
+    expect(retryAfterMs(headers({ "retry-after": "Mon, 07 Dec 2026 09:00:00 GMT" }), now)).toBe(0);
+    expect(retryAfterMs(headers({ "retry-after-ms": "250.5", "retry-after": "9" }), now)).toBe(251);
+    expect(retryAfterMs(headers({ "retry-after": "soon" }), now)).toBeUndefined();
+    expect(retryAfterMs(headers({ "retry-after": "-3" }), now)).toBeUndefined();
+    expect(retryAfterMs(headers({}), now)).toBeUndefined();
   });
 });
 
@@ -73,6 +87,23 @@ describe("withRetry", () => {
     ).rejects.toThrow("busy");
     expect(attempts).toHaveLength(4);
     expect(attempts.at(-1)!.delayMs).toBeUndefined();
+  });
+
+  it("waits as long as the server's Retry-After asks when that is longer than the backoff, up to maxDelayMs", async () => {
+    const attempts: Attempt[] = [];
+    let calls = 0;
+    const asking = (ms: number) => new DispatchError("rate_limited", "slow down", { retryable: true, status: 429, retryAfterMs: ms });
+    await withRetry(
+      async () => {
+        calls++;
+        if (calls === 1) throw asking(300);
+        if (calls === 2) throw asking(60_000);
+        if (calls === 3) throw asking(0);
+        return "ok";
+      },
+      { policy: { ...policy, initialDelayMs: 10, maxDelayMs: 400 }, signal: new AbortController().signal, clock, onAttempt: (a) => attempts.push(a), random: () => 1 },
+    );
+    expect(attempts.map((a) => a.delayMs)).toEqual([300, 400, 40, undefined]);
   });
 
   it("stops during backoff when cancelled", async () => {

@@ -7,14 +7,21 @@ export class DispatchError extends Error {
   readonly retryable: boolean;
   readonly status: number | undefined;
   readonly details: unknown;
+  /** How long the server asked to be left alone before the next attempt (its `Retry-After`). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: string, message: string, options: { retryable?: boolean; status?: number; details?: unknown; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: { retryable?: boolean; status?: number; details?: unknown; cause?: unknown; retryAfterMs?: number } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = "DispatchError";
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.status = options.status;
     this.details = options.details;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   toFrameError(): FrameError {
@@ -37,6 +44,21 @@ export function isRetryableStatus(status: number): boolean {
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** (attempt - 1));
   return Math.round(base / 2 + random() * (base / 2));
+}
+
+/**
+ * A `Retry-After` value in milliseconds: delay-seconds or an HTTP date (relative to `now`), or
+ * `retry-after-ms` when a server sends that instead. Undefined when absent or unreadable.
+ */
+export function retryAfterMs(header: (name: string) => string | null | undefined, now: number = Date.now()): number | undefined {
+  const ms = header("retry-after-ms")?.trim();
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms));
+  const value = header("retry-after")?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // An HTTP date names its day and month; Date.parse would also read "-3" as a year.
+  const at = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export function toDispatchError(error: unknown): DispatchError {
@@ -77,7 +99,9 @@ export interface RetryOptions {
 
 /**
  * Runs `operation` until it succeeds, fails with a non-retryable error, or the policy's
- * attempts are spent. Cancellation stops the loop at once, including during backoff.
+ * attempts are spent. Between attempts it waits the backoff, or as long as the server's
+ * `Retry-After` asked when that is longer, up to the policy's `maxDelayMs`. Cancellation stops
+ * the loop at once, including during the wait.
  */
 export async function withRetry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const { policy, signal, clock, onAttempt } = options;
@@ -98,7 +122,7 @@ export async function withRetry<T>(operation: (attempt: number) => Promise<T>, o
     } catch (caught) {
       const error = signal.aborted ? cancellationError(signal) : toDispatchError(caught);
       const isLast = attempt >= policy.maxAttempts || !error.retryable || signal.aborted;
-      const delayMs = isLast ? undefined : backoffDelay(policy, attempt, options.random);
+      const delayMs = isLast ? undefined : Math.max(backoffDelay(policy, attempt, options.random), Math.min(error.retryAfterMs ?? 0, policy.maxDelayMs));
       onAttempt({
         attempt,
         ...(options.turn !== undefined ? { turn: options.turn } : {}),

@@ -58,7 +58,7 @@ function json(response: ServerResponse, status: number, body: unknown): void {
   response.end(JSON.stringify(body));
 }
 
-function httpLoop(http: Partial<Extract<LoopDefinitionInput, { type: "http" }>["http"]>, retry: { maxAttempts?: number } = {}): HttpLoopDefinition {
+function httpLoop(http: Partial<Extract<LoopDefinitionInput, { type: "http" }>["http"]>, retry: { maxAttempts?: number; maxDelayMs?: number } = {}): HttpLoopDefinition {
   const definition = parseLoopDefinition({
     id: "call-api",
     realm: "test",
@@ -332,6 +332,24 @@ describe("dispatchHttp: retries and idempotency", () => {
     expect(attempts[0]).toMatchObject({ attempt: 1, ok: false, error: { code: "http_status", status: 503, retryable: true } });
     expect(attempts[0]?.delayMs).toBeGreaterThan(0);
     expect(attempts[1]).toMatchObject({ attempt: 2, ok: true });
+  });
+
+  it("waits as long as a 429's Retry-After asks, up to the policy's maxDelayMs", async () => {
+    handler = (_request, response) => {
+      if (seen.length === 1) {
+        response.writeHead(429, { "content-type": "application/json", "retry-after": "1" });
+        return response.end("{}");
+      }
+      json(response, 200, { done: true });
+    };
+    const { ctx, attempts } = context();
+
+    const t0 = performance.now();
+    const outcome = await dispatchHttp(httpLoop({}, { maxDelayMs: 2_000 }), {}, ctx);
+
+    expect(outcome.output).toEqual({ done: true });
+    expect(attempts[0]).toMatchObject({ ok: false, error: { code: "http_status", status: 429 }, delayMs: 1_000 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(990);
   });
 
   it("keeps an Idempotency-Key the definition sets", async () => {

@@ -1,6 +1,6 @@
 import type { HttpLoopDefinition } from "../definition";
 import type { DispatchContext, DispatchOutcome } from "../dispatch";
-import { cancellationError, DispatchError, isAbortError, isRetryableStatus, toDispatchError, withRetry } from "../retry";
+import { cancellationError, DispatchError, isAbortError, isRetryableStatus, retryAfterMs, toDispatchError, withRetry } from "../retry";
 import { getPath, renderJson, renderString, renderUrl } from "../template";
 import { redactError, redactSecrets } from "../redact";
 import { BLOCKED_ADDRESS_CODE, isDecodingError } from "../http-client";
@@ -196,10 +196,12 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
     if (response.status < 200 || response.status > 299) {
       // The status is the failure: a body that cannot be read or decoded does not change it.
       const { bytes } = await readBody(response, ERROR_BODY_BYTES).catch(() => ({ bytes: new Uint8Array() }));
+      const retryAfter = retryAfterMs((name) => response.header(name));
       throw new DispatchError("http_status", `HTTP ${response.status} from ${request.target}`, {
         status: response.status,
         retryable: isRetryableStatus(response.status),
         details: { body: decode(bytes) },
+        ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
       });
     }
 
