@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -264,5 +266,54 @@ describe("MCP client factory, Streamable HTTP endpoints", () => {
     } finally {
       await factory.close();
     }
+  });
+});
+
+describe("MCP client factory over Streamable HTTP, against a server that never answers a call", () => {
+  const unanswered = new Set<ServerResponse>();
+  const server = createServer((request, response) => {
+    let raw = "";
+    request.on("data", (chunk: Buffer) => (raw += chunk.toString()));
+    request.on("end", () => {
+      if (request.method !== "POST") return response.writeHead(405).end();
+      const message = JSON.parse(raw) as { id?: number; method: string; params: { protocolVersion?: string; name?: string } };
+      const answer = (result: unknown) => response.writeHead(200, { "content-type": "application/json", "mcp-session-id": "session-1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+      if (message.method === "initialize") return answer({ protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: "silent", version: "1" } });
+      if (message.id === undefined) return response.writeHead(202).end();
+      if (message.method === "tools/call" && message.params.name === "answers") return answer({ content: [{ type: "text", text: "here" }] });
+      unanswered.add(response);
+      response.on("close", () => unanswered.delete(response));
+    });
+  });
+  let url = "";
+  let factory: PooledMcpClientFactory;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    factory = createMcpClientFactory({ clientName: "loopstacks-test" });
+  });
+
+  afterAll(async () => {
+    await factory?.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("closes the request of a call that timed out, or whose caller gave up, and keeps the connection", async () => {
+    const silent: ResolvedMcpServer = { transport: "http", url, headers: {} };
+    const timedOut = await rejection(factory.callTool(silent, "hangs", {}, { signal: new AbortController().signal, timeoutMs: 200 }));
+    expect(timedOut).toMatchObject({ code: "mcp_timeout" });
+    await waitFor(() => unanswered.size === 0, 2_000);
+
+    const controller = new AbortController();
+    const abandoned = factory.callTool(silent, "hangs", {}, { signal: controller.signal, timeoutMs: 10_000 });
+    await waitFor(() => unanswered.size === 1, 2_000);
+    controller.abort();
+    expect(isAbortError(await rejection(abandoned))).toBe(true);
+    await waitFor(() => unanswered.size === 0, 2_000);
+
+    expect(await factory.callTool(silent, "answers", {}, options())).toMatchObject({ content: [{ type: "text", text: "here" }] });
+    expect(factory.stats().opened).toBe(1);
   });
 });

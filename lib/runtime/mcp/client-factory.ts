@@ -264,7 +264,63 @@ function createTransport(server: ResolvedMcpServer, fetch: FetchLike | undefined
       stderr: "pipe",
     });
   }
-  return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers }, ...(fetch ? { fetch } : {}) });
+  return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers }, fetch: closingAbandonedRequests(fetch ?? globalThis.fetch) });
+}
+
+/**
+ * One connection's fetch, which closes the POST of a request the client has given up on. The MCP
+ * SDK tells the server with `notifications/cancelled` when a call times out or its caller aborts,
+ * but leaves that request's POST, and the server's answer stream with it, open until the whole
+ * connection closes: a server that never answers would hold a socket per abandoned call.
+ */
+function closingAbandonedRequests(fetch: FetchLike): FetchLike {
+  const open = new Map<string | number, AbortController>();
+  return async (url, init) => {
+    const message = jsonRpcMessage(init?.body);
+    if (message?.method === "notifications/cancelled") {
+      const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
+      if (typeof id === "string" || typeof id === "number") open.get(id)?.abort(new DOMException("The client gave up on the request", "AbortError"));
+    }
+    const id = message?.id;
+    if ((typeof id !== "string" && typeof id !== "number") || message?.method === undefined) return fetch(url, init);
+    // The transport's own signal (the connection closing) still ends the request too.
+    const controller = new AbortController();
+    const outer = init?.signal;
+    const onOuterAbort = () => controller.abort(outer?.reason);
+    if (outer?.aborted) onOuterAbort();
+    else outer?.addEventListener("abort", onOuterAbort, { once: true });
+    open.set(id, controller);
+    const done = () => {
+      if (open.get(id) === controller) open.delete(id);
+      outer?.removeEventListener("abort", onOuterAbort);
+    };
+    controller.signal.addEventListener("abort", done, { once: true });
+    let response: Response;
+    try {
+      response = await fetch(url, { ...init, signal: controller.signal });
+    } catch (error) {
+      done();
+      throw error;
+    }
+    if (!response.body) {
+      done();
+      return response;
+    }
+    // The request stays closable until its answer has been read to the end, or its reader gives up.
+    const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: done, cancel: done } as Transformer<Uint8Array, Uint8Array>));
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+}
+
+/** A JSON-RPC message sent as the body, or null (a batch, or no body at all). */
+function jsonRpcMessage(body: unknown): { id?: unknown; method?: string; params?: unknown } | null {
+  if (typeof body !== "string") return null;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as { id?: unknown; method?: string; params?: unknown }) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
