@@ -25,6 +25,13 @@ describe("PGlite in a worker thread", () => {
     expect((await pglite.query<{ v: string }>("select $1::text as v", ["fine"])).rows).toEqual([{ v: "fine" }]);
   });
 
+  it("fails a call whose answer is nested too deep to be read back, and only that call", async () => {
+    // The thread's stack copies what this thread's cannot read back.
+    const deep = "[".repeat(8_000) + "1" + "]".repeat(8_000);
+    await expect(pglite.query("select $1::json as v", [deep])).rejects.toThrow(/answer could not be read: Maximum call stack size exceeded/);
+    expect((await pglite.query<{ v: string }>("select $1::text as v", ["fine"])).rows).toEqual([{ v: "fine" }]);
+  });
+
   it("reports a database error with its code and detail", async () => {
     const failure = await pglite.query("insert into notes (id, body) values ($1, $2)", [1, "again"]).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);

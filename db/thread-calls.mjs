@@ -1,5 +1,6 @@
 // The thread side of db/worker-calls.ts, for db/pglite-worker.mjs. Plain JavaScript, so that the
 // thread runs it as it is.
+import { deserialize, serialize } from "node:v8";
 
 /** An error as plain data for a reply: its message and its own fields (a database error's code, detail, …). */
 export function serializeError(error) {
@@ -11,12 +12,17 @@ export function serializeError(error) {
   return { ...fields, name: error.name, message: error.message };
 }
 
-/** Answers each `{ id, op, args }` message with `{ id, ok, result | error }`, running `operations[op](args)`. */
+/**
+ * Answers each `{ id, op, data }` message with `{ id, ok, data | error }`, running
+ * `operations[op](args)`: arguments and results cross as the bytes of their structured clones,
+ * so a value this side cannot read, or cannot copy back, fails its own call with its id.
+ */
 export function answerCalls(port, operations) {
-  port.on("message", async ({ id, op, args }) => {
+  port.on("message", async ({ id, op, data }) => {
     try {
+      const args = data === undefined ? {} : deserialize(data);
       const result = await operations[op](args ?? {});
-      port.postMessage({ id, ok: true, result });
+      port.postMessage({ id, ok: true, ...(result === undefined ? {} : { data: serialize(result) }) });
     } catch (error) {
       port.postMessage({ id, ok: false, error: serializeError(error) });
     }

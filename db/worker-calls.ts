@@ -1,6 +1,8 @@
+import { deserialize, serialize } from "node:v8";
 import type { Worker } from "node:worker_threads";
 
-type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: Record<string, unknown> & { message: string } };
+/** A result crosses as the bytes of its structured clone (absent for undefined). */
+type Reply = { id: number; ok: true; data?: Uint8Array } | { id: number; ok: false; error: Record<string, unknown> & { message: string } };
 
 export interface WorkerCalls {
   /** Sends a call to the thread; settles with its reply. */
@@ -21,10 +23,13 @@ export interface WorkerCallsOptions {
 }
 
 /**
- * Calls to a worker thread as promises: each call is a message `{ id, op, args }`, answered by
- * `{ id, ok, result | error }` (see `answerCalls` in db/thread-calls.mjs). The thread keeps
- * the process alive only while a call waits for it. A value that cannot be copied to the thread
- * fails its own call alone; a thread that dies fails every call, then and later.
+ * Calls to a worker thread as promises: each call is a message `{ id, op, data }`, answered by
+ * `{ id, ok, data | error }` (see `answerCalls` in db/thread-calls.mjs). The thread keeps
+ * the process alive only while a call waits for it. Arguments and results cross as the bytes of
+ * their structured clones, copied and read back by each side itself: a value that cannot be
+ * copied, or read back on the other side (one nested too deep for its stack, say), fails its own
+ * call alone, where a message the other side could not read would have been lost with its id
+ * and left the call waiting for good. A thread that dies fails every call, then and later.
  */
 export function workerCalls(worker: Worker, options: WorkerCallsOptions): WorkerCalls {
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
@@ -43,8 +48,14 @@ export function workerCalls(worker: Worker, options: WorkerCallsOptions): Worker
     const waiting = pending.get(message.id);
     if (!waiting) return;
     settle(message.id);
-    if (message.ok) waiting.resolve(message.result);
-    else waiting.reject(Object.assign(new Error(message.error.message), message.error));
+    if (!message.ok) return waiting.reject(Object.assign(new Error(message.error.message), message.error));
+    let result: unknown;
+    try {
+      result = message.data === undefined ? undefined : deserialize(message.data);
+    } catch (error) {
+      return waiting.reject(new Error(`${options.name}'s answer could not be read: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+    }
+    waiting.resolve(result);
   });
   const failAll = (error: Error) => {
     const first = failure === null;
@@ -72,7 +83,7 @@ export function workerCalls(worker: Worker, options: WorkerCallsOptions): Worker
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       try {
-        worker.postMessage({ id, op, args });
+        worker.postMessage({ id, op, ...(args === undefined ? {} : { data: serialize(args) }) });
       } catch (error) {
         settle(id);
         reject(error instanceof Error ? error : new Error(String(error)));

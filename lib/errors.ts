@@ -20,7 +20,19 @@ export interface AppErrorIssue {
   message: string;
 }
 
+/** Marks an AppError whichever copy of this module made it (see `AppError[Symbol.hasInstance]`). */
+const APP_ERROR = Symbol.for("loopstacks.AppError");
+
 export class AppError extends Error {
+  /**
+   * The console's server code is bundled more than once (route handlers, server actions), and
+   * each bundle has its own copy of this class, while the instance they share is built by
+   * whichever comes first: an error is recognised by its mark, not by which copy made it.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[APP_ERROR] === true;
+  }
+
   readonly code: AppErrorCode;
   readonly issues: AppErrorIssue[];
   readonly details: Record<string, unknown> | undefined;
@@ -35,6 +47,7 @@ export class AppError extends Error {
     this.code = code;
     this.issues = options.issues ?? [];
     this.details = options.details;
+    Object.defineProperty(this, APP_ERROR, { value: true });
   }
 }
 

@@ -4,6 +4,7 @@ import type { DatabaseHandle } from "../../db/client";
 import { AUDIT_APPEND_SQL, auditActorOf, prepareAuditAppend, type AuditAppendRow } from "../../db/queries/audit";
 import { AppError } from "../errors";
 import type { Executor, RunOptions, StartedRun } from "../runtime/executor";
+import { refuseDeepInput } from "../runtime/json-depth";
 import { createSchemaValidator, type SchemaValidator } from "../runtime/json-schema";
 import type { RuntimeStore } from "../runtime/store";
 import { storableJson } from "../runtime/storable.mjs";
@@ -137,6 +138,7 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
   }
 
   function checkInput(loop: RegisteredLoop, input: unknown): void {
+    refuseDeepInput(input);
     let size: number;
     try {
       size = Buffer.byteLength(JSON.stringify(input ?? null));

@@ -531,6 +531,16 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
       const refused = await rt.executor.run("rev-loop", unserialisable, { identity: operator }).catch((e: unknown) => e);
       expect(isAppError(refused, "invalid_input")).toBe(true);
     }
+    // Too deep to copy between threads or to write as JSON: refused, not run (nor a stack overflow).
+    const runsBefore = (await listRuns(rt.database.db, { scope: "all", loopId: "rev-loop", limit: 1_000 })).length;
+    for (const depth of [2_000, 10_000]) {
+      let deep: unknown = 1;
+      for (let i = 0; i < depth; i++) deep = { a: deep };
+      const refused = await rt.executor.run("rev-loop", deep, { identity: operator }).catch((e: unknown) => e);
+      expect(isAppError(refused, "invalid_input")).toBe(true);
+      expect((refused as Error).message).toMatch(/more than 100 levels deep/);
+    }
+    expect(await listRuns(rt.database.db, { scope: "all", loopId: "rev-loop", limit: 1_000 })).toHaveLength(runsBefore);
   });
 
   it("runs every frame of a loop at the revision the run first resolved, while new runs get the new one", async () => {

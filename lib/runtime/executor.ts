@@ -8,6 +8,7 @@ import { dispatchLlm } from "./dispatchers/llm";
 import { dispatchMcp } from "./dispatchers/mcp";
 import type { SchemaValidator } from "./json-schema";
 import type { ResolvedPrompt } from "./prompt-selection";
+import { refuseDeepInput } from "./json-depth";
 import { DispatchError, frameTimeoutError, round, toDispatchError } from "./retry";
 import type { FrameRow, RuntimeStore, ToolCallRow } from "./store";
 import { buildTraceTree, traceFrameFromRow } from "./trace";
@@ -493,6 +494,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
 
   /** The run's input as JSON holds it (what every frame and the trace see, whichever database stores it), once checked. */
   function checkInput(loop: RegisteredLoop, given: unknown): unknown {
+    refuseDeepInput(given);
     let json: string | undefined;
     try {
       json = JSON.stringify(given ?? null);

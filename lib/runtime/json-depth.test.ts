@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { isAppError } from "../errors";
+import { MAX_INPUT_DEPTH, nestsDeeperThan, refuseDeepInput } from "./json-depth";
+
+function nested(depth: number): unknown {
+  let value: unknown = "leaf";
+  for (let i = 0; i < depth; i++) value = i % 2 === 0 ? { a: value } : [value];
+  return value;
+}
+
+describe("nestsDeeperThan", () => {
+  it("counts objects and arrays, not scalars", () => {
+    expect(nestsDeeperThan("text", 0)).toBe(false);
+    expect(nestsDeeperThan({}, 0)).toBe(true);
+    expect(nestsDeeperThan({ a: 1, b: [2, 3] }, 2)).toBe(false);
+    expect(nestsDeeperThan({ a: 1, b: [2, { c: 3 }] }, 2)).toBe(true);
+    expect(nestsDeeperThan(nested(10), 10)).toBe(false);
+    expect(nestsDeeperThan(nested(11), 10)).toBe(true);
+  });
+
+  it("answers for values too deep for a recursive walk, and for a value that refers to itself", () => {
+    expect(nestsDeeperThan(nested(200_000), 100)).toBe(true);
+    const cycle: Record<string, unknown> = { name: "loop" };
+    cycle.self = cycle;
+    expect(nestsDeeperThan(cycle, 100)).toBe(true);
+  });
+});
+
+describe("refuseDeepInput", () => {
+  it("refuses run input deeper than the limit with invalid_input, and lets the limit itself through", () => {
+    expect(() => refuseDeepInput(nested(MAX_INPUT_DEPTH))).not.toThrow();
+    let error: unknown;
+    try {
+      refuseDeepInput(nested(MAX_INPUT_DEPTH + 1));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isAppError(error, "invalid_input")).toBe(true);
+    expect((error as Error).message).toBe(`Run input nests objects and arrays more than ${MAX_INPUT_DEPTH} levels deep`);
+  });
+});
