@@ -74,6 +74,18 @@ test("an operator runs demo-triage and walks its Loop Stack Tree", async ({ page
   await screenshot(page, "run-dark");
 });
 
+test("an input that breaks the loop's input schema is refused in the form, naming the field at fault", async ({ page }) => {
+  await signIn(page, "alice");
+  await page.goto("/loops/demo-echo");
+  await expect(page.getByRole("heading", { name: "demo-echo" })).toBeVisible();
+  await page.getByLabel("Input (JSON)").fill('{"message": 42}');
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  const alert = page.getByRole("form", { name: "Run demo-echo" }).getByRole("alert");
+  await expect(alert).toContainText("Input does not match demo-echo's input schema");
+  await expect(alert).toContainText("message: must be string");
+  await expect(page).toHaveURL(/\/loops\/demo-echo$/);
+});
+
 test("a run or loop that does not exist, or is out of reach, is a plain not-found page", async ({ page }) => {
   await signIn(page, "alice");
   for (const path of ["/runs/00000000-0000-4000-8000-000000000000", "/runs/not-a-run-id", "/loops/no-such-loop"]) {
