@@ -15,7 +15,8 @@ export function proxy(request: NextRequest) {
 }
 
 export const config = {
-  // API routes answer for themselves (401 JSON or a bearer token), and the login page and
-  // static assets must stay reachable without a session.
-  matcher: ["/((?!api/|login|_next/static|_next/image|favicon\\.ico|robots\\.txt).*)"],
+  // API routes answer for themselves (401 JSON or a bearer token), and the login page, static
+  // assets and the published signing keys (which a bundle's recipient checks) must stay
+  // reachable without a session.
+  matcher: ["/((?!api/|login|\\.well-known/|_next/static|_next/image|favicon\\.ico|robots\\.txt).*)"],
 };

@@ -137,6 +137,11 @@ test("anonymous visitors are sent to the login page and the API refuses them", a
   const health = await request.get("/api/health");
   expect(health.status()).toBe(200);
   expect(await health.json()).toMatchObject({ status: "ok", database: "pglite", model: "scripted" });
+
+  // The keys that verify compliance bundles are public: a bundle's recipient has no account.
+  const keys = await request.get("/.well-known/loopstacks-keys.json", { maxRedirects: 0 });
+  expect(keys.status()).toBe(200);
+  expect(await keys.json()).toMatchObject({ keys: expect.any(Array) as unknown[] });
 });
 
 test("signing in returns to the page that was asked for, and signing out ends the session", async ({ page }) => {

@@ -8,7 +8,6 @@ import {
   jsonb,
   pgTable,
   primaryKey,
-  real,
   text,
   timestamp,
   uuid,
@@ -161,7 +160,7 @@ export const scores = pgTable(
     loopId: text("loop_id").notNull(),
     promptVersion: integer("prompt_version"),
     name: text("name").notNull().default("quality"),
-    value: real("value"),
+    value: doublePrecision("value"),
     label: text("label"),
     comment: text("comment").notNull().default(""),
     /** `human`, `api` or `evaluator`. */

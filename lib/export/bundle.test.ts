@@ -559,6 +559,10 @@ describe.each(DATABASE_KINDS)("compliance bundle on %s", (kind) => {
     expect(isAppError(strangerRealm, "not_found")).toBe(true);
     const malformed = await exportBundle(deps, await resolveActor(rt.database.db, auditor), { kind: "realm", realmId: "clinic", from: "yesterday", to: "today" }).catch((e: unknown) => e);
     expect(isAppError(malformed, "invalid_request")).toBe(true);
+    expect((malformed as { issues: { path: string; message: string }[] }).issues).toEqual([
+      { path: "from", message: "must be a date and time, such as 2026-12-01T00:00:00Z" },
+      { path: "to", message: "must be a date and time, such as 2026-12-01T00:00:00Z" },
+    ]);
   });
 
   it("leaks no raw input, output or secret anywhere in a hashed-payload bundle", async () => {

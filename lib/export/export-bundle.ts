@@ -6,9 +6,12 @@ import { assertCan, scopeFor, type Actor } from "../services/actor";
 import type { InstanceSecret } from "./signing-keys";
 import { prepareBundle, type PreparedBundle } from "./write-bundle";
 
+/** A point in time, as a date or as text a date can be read from (ISO 8601). */
+const instant = z.coerce.date({ error: "must be a date and time, such as 2026-12-01T00:00:00Z" });
+
 export const exportBundleSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("run"), runId: z.string().min(1) }),
-  z.object({ kind: z.literal("realm"), realmId: z.string().min(1), from: z.coerce.date(), to: z.coerce.date() }),
+  z.object({ kind: z.literal("realm"), realmId: z.string().min(1), from: instant, to: instant }),
 ]);
 export type ExportBundleInput = z.input<typeof exportBundleSchema>;
 

@@ -16,11 +16,12 @@ import type { Identity } from "../runtime/types";
 export const loginSchema = z.object({
   username: z
     .string()
-    .trim()
-    .min(1, "Enter your username")
     .max(256)
-    // Control characters never belong in a login name and are a common injection carrier.
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "Username contains invalid characters"),
+    // Control characters never belong in a login name and are a common injection carrier: they are
+    // refused where they are, before the surrounding spaces are trimmed (a trailing newline included).
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "Username contains invalid characters")
+    .trim()
+    .min(1, "Enter your username"),
   password: z.string().max(1024),
 });
 export type LoginInput = z.infer<typeof loginSchema>;

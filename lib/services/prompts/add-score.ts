@@ -6,12 +6,17 @@ import { assertCan, scopeFor, type Actor } from "../actor";
 import { parseInput } from "./prompt-loop";
 
 const blankAsUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
+/** A form sends the value as text; JSON sends a number. Nothing else (a boolean, say) counts as one. */
+const numberOrText = (value: unknown) => {
+  const given = blankAsUndefined(value);
+  return typeof given === "string" ? Number(given) : given;
+};
 
 export const addScoreSchema = z
   .object({
     frameId: z.uuid(),
     name: z.string().trim().min(1).max(100).default("quality"),
-    value: z.preprocess(blankAsUndefined, z.coerce.number().finite().optional()),
+    value: z.preprocess(numberOrText, z.number({ error: "must be a number" }).finite().optional()),
     label: z.preprocess(blankAsUndefined, z.string().trim().max(100).optional()),
     comment: z.string().trim().max(10_000).default(""),
     /** Set by the adapter, never by the person: `human` in the console, `api` over the REST API. */

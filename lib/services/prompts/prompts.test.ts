@@ -320,6 +320,10 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       const listed = await listRunScores({ db }, viewer, { runId: result.runId });
       expect(listed.scores.map((s) => s.source)).toEqual(["human", "api"]);
       expect(listed.canScore).toBe(false);
+      // Any finite number is stored as given, however large or small.
+      for (const value of [1e308, -2.5e-300, 0.1]) {
+        expect((await addScore({ db }, operator, { frameId: result.trace.id, name: "extreme", value, source: "api" })).value).toBe(value);
+      }
     });
 
     it("refuses scores from viewers and auditors, hides other realms, and needs a value or a label", async () => {
@@ -328,6 +332,9 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       expect(await outcome(addScore({ db }, auditor, { frameId: result.trace.id, value: 1 }))).toBe("forbidden");
       expect(await outcome(addScore({ db }, outsider, { frameId: result.trace.id, value: 1 }))).toBe("not_found");
       expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, comment: "no value" }))).toBe("invalid_input");
+      for (const value of [true, "high", Number.POSITIVE_INFINITY, [1]]) {
+        expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, value: value as number }))).toBe("invalid_input");
+      }
       expect(await outcome(addScore({ db }, operator, { frameId: "not-a-frame", value: 1 }))).toBe("not_found");
       expect(await outcome(addScore({ db }, operator, { frameId: crypto.randomUUID(), value: 1 }))).toBe("not_found");
       expect(await outcome(listRunScores({ db }, outsider, { runId: result.runId }))).toBe("not_found");

@@ -1,0 +1,1 @@
+ALTER TABLE "scores" ALTER COLUMN "value" SET DATA TYPE double precision;
