@@ -22,7 +22,13 @@ export function answerCalls(port, operations) {
     try {
       const args = data === undefined ? {} : deserialize(data);
       const result = await operations[op](args ?? {});
-      port.postMessage({ id, ok: true, ...(result === undefined ? {} : { data: serialize(result) }) });
+      if (result === undefined) port.postMessage({ id, ok: true });
+      else {
+        const data = serialize(result);
+        // The bytes' own memory is handed over instead of copied when nothing else shares it.
+        const { buffer } = data;
+        port.postMessage({ id, ok: true, data }, data.byteOffset === 0 && data.byteLength === buffer.byteLength ? [buffer] : []);
+      }
     } catch (error) {
       port.postMessage({ id, ok: false, error: serializeError(error) });
     }

@@ -83,7 +83,11 @@ export function workerCalls(worker: Worker, options: WorkerCallsOptions): Worker
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       try {
-        worker.postMessage({ id, op, ...(args === undefined ? {} : { data: serialize(args) }) });
+        if (args === undefined) worker.postMessage({ id, op });
+        else {
+          const data = serialize(args);
+          worker.postMessage({ id, op, data }, transferable(data));
+        }
       } catch (error) {
         settle(id);
         reject(error instanceof Error ? error : new Error(String(error)));
@@ -107,4 +111,10 @@ export function workerCalls(worker: Worker, options: WorkerCallsOptions): Worker
       }
     },
   };
+}
+
+/** The bytes' own memory, handed over instead of copied when nothing else shares it. */
+function transferable(bytes: Uint8Array): ArrayBuffer[] {
+  const { buffer } = bytes;
+  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength ? [buffer] : [];
 }
