@@ -584,10 +584,8 @@ async function runLlmTurns(
       return end({ status: "succeeded", output, error: null }, { turn, message: assistant, stopReason: response.stop_reason, ...turnUsage });
     }
 
+    // parseResponse made sure there is at least one.
     const toolUses = response.content.filter((b): b is Extract<typeof b, { type: "tool_use" }> => b.type === "tool_use");
-    if (toolUses.length === 0) {
-      return fail(new DispatchError("model_response_invalid", "The model stopped for tool_use but sent no tool_use block"));
-    }
     let open: number | null;
     let calls: PlannedToolCall[];
     try {

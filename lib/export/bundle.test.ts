@@ -563,6 +563,9 @@ describe.each(DATABASE_KINDS)("compliance bundle on %s", (kind) => {
       { path: "from", message: "must be a date and time, such as 2026-12-01T00:00:00Z" },
       { path: "to", message: "must be a date and time, such as 2026-12-01T00:00:00Z" },
     ]);
+    // Not a number of milliseconds, nor a boolean, though either could be turned into a date.
+    const numeric = await exportBundle(deps, await resolveActor(rt.database.db, auditor), { kind: "realm", realmId: "clinic", from: 0 as unknown as string, to: true as unknown as string }).catch((e: unknown) => e);
+    expect((numeric as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual(["from", "to"]);
   });
 
   it("leaks no raw input, output or secret anywhere in a hashed-payload bundle", async () => {

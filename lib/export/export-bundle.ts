@@ -6,8 +6,9 @@ import { assertCan, scopeFor, type Actor } from "../services/actor";
 import type { InstanceSecret } from "./signing-keys";
 import { prepareBundle, type PreparedBundle } from "./write-bundle";
 
-/** A point in time, as a date or as text a date can be read from (ISO 8601). */
-const instant = z.coerce.date({ error: "must be a date and time, such as 2026-12-01T00:00:00Z" });
+const INSTANT_MESSAGE = "must be a date and time, such as 2026-12-01T00:00:00Z";
+/** A point in time, as a date or as text a date can be read from (ISO 8601); not a number or a boolean. */
+const instant = z.union([z.date(), z.string()], { error: INSTANT_MESSAGE }).pipe(z.coerce.date({ error: INSTANT_MESSAGE }));
 
 export const exportBundleSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("run"), runId: z.string().min(1) }),

@@ -108,11 +108,9 @@ function codeForStatus(status: number): string {
   return `model_http_${status}`;
 }
 
-/** A body cut off by the connection, as fetch reports it while the SDK reads the answer: "terminated", caused by the socket. */
+/** A body cut off by the network, as fetch reports it while the SDK reads the answer: "terminated", whatever the socket's error. */
 function isCutOff(error: unknown): error is Error {
-  if (!(error instanceof TypeError) || error.message !== "terminated") return false;
-  const code = (error.cause as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && code.startsWith("UND_ERR_");
+  return error instanceof TypeError && error.message === "terminated";
 }
 
 function connectionCause(error: Error): string {

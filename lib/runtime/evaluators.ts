@@ -20,6 +20,13 @@ export interface EvaluatorScore {
   evaluatorRunId: string;
 }
 
+/**
+ * A score is a number from -1e15 to 1e15: room for any scale people score on, while every
+ * version's figures (means and spreads over its scores) stay within what a double can hold.
+ */
+export const SCORE_LIMIT = 1e15;
+const scoreValue = z.number().finite().min(-SCORE_LIMIT).max(SCORE_LIMIT);
+
 /** Where evaluator configuration is read and their scores written (`db/evaluator-store.ts`). */
 export interface EvaluatorStore {
   listEvaluators(loopId: string): Promise<EvaluatorConfig[]>;
@@ -44,9 +51,9 @@ export interface EvaluatorInput {
 }
 
 const evaluatorAnswerSchema = z.union([
-  z.number().finite().transform((score) => ({ score, label: null, comment: "" })),
+  scoreValue.transform((score) => ({ score, label: null, comment: "" })),
   z
-    .object({ score: z.number().finite(), label: z.string().max(200).optional(), comment: z.string().max(10_000).optional() })
+    .object({ score: scoreValue, label: z.string().max(200).optional(), comment: z.string().max(10_000).optional() })
     .transform((answer) => ({ score: answer.score, label: answer.label ?? null, comment: answer.comment ?? "" })),
 ]);
 

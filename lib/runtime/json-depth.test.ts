@@ -24,6 +24,14 @@ describe("nestsDeeperThan", () => {
     cycle.self = cycle;
     expect(nestsDeeperThan(cycle, 100)).toBe(true);
   });
+
+  it("walks an object shared by many parents once per depth, not once per path", () => {
+    // 2^60 paths, 61 objects: a walk along every path would never end.
+    let shared: unknown = { leaf: true };
+    for (let i = 0; i < 60; i++) shared = { left: shared, right: shared };
+    expect(nestsDeeperThan(shared, 100)).toBe(false);
+    expect(nestsDeeperThan(shared, 60)).toBe(true);
+  });
 });
 
 describe("refuseDeepInput", () => {

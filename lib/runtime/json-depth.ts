@@ -10,14 +10,18 @@ export const MAX_INPUT_DEPTH = 100;
 /**
  * Whether a value nests objects and arrays more than `limit` levels deep. It walks without
  * recursion and stops at the limit, so a value too deep for a recursive walk, or one that
- * refers to itself, is answered too.
+ * refers to itself, is answered too; an object reached again is walked again only when reached
+ * deeper than before, so one shared by many parents costs at most `limit` walks.
  */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const deepestSeen = new Map<object, number>();
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [current, depth] = stack.pop()!;
     if (current === null || typeof current !== "object") continue;
     if (depth > limit) return true;
+    if ((deepestSeen.get(current) ?? 0) >= depth) continue;
+    deepestSeen.set(current, depth);
     for (const child of Array.isArray(current) ? current : Object.values(current)) {
       if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
     }

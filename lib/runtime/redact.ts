@@ -42,5 +42,6 @@ export function redactError(error: unknown, secrets: readonly string[]): unknown
     retryable: error.retryable,
     ...(error.status !== undefined ? { status: error.status } : {}),
     ...(details !== undefined ? { details } : {}),
+    ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
   });
 }

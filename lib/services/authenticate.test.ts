@@ -84,7 +84,7 @@ describe.each(DATABASE_KINDS)("authenticate on %s", (kind) => {
     expect(await lastAudit()).toMatchObject({ action: "login.failed", data: { reason: "empty_password" } });
     expect(await login("ada\u0000", "ada")).toMatchObject({ ok: false, error: "invalid_credentials" });
     expect(await lastAudit()).toMatchObject({ actor: { subject: "ada\\u0000" }, data: { reason: "malformed_input" } });
-    for (const padded of ["ada\n", "\tada", "ada\r\n"]) {
+    for (const padded of ["ada\n", "\tada", "ada\r\n", "ada\u0085", "ada\u2028"]) {
       expect(await login(padded, "ada")).toMatchObject({ ok: false, error: "invalid_credentials" });
       expect(await lastAudit()).toMatchObject({ data: { reason: "malformed_input" } });
     }

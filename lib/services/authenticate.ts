@@ -19,7 +19,7 @@ export const loginSchema = z.object({
     .max(256)
     // Control characters never belong in a login name and are a common injection carrier: they are
     // refused where they are, before the surrounding spaces are trimmed (a trailing newline included).
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "Username contains invalid characters")
+    .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s), "Username contains invalid characters")
     .trim()
     .min(1, "Enter your username"),
   password: z.string().max(1024),

@@ -7,6 +7,7 @@ import type { FrameError, RunStatus, TraceFrame } from "../runtime/types";
 import { assertCan, scopeFor, type Actor } from "./actor";
 import { getRun } from "./get-run";
 import { MAX_RUN_INPUT_BYTES } from "./start-run";
+import { refuseDeepInput } from "../runtime/json-depth";
 
 export const invokeLoopSchema = z.object({
   loopId: z.string().min(1).max(100),
@@ -43,6 +44,7 @@ export async function invokeLoop(
   const loop = await getLoop(deps.db, { loopId, scope: scopeFor(actor, "view") });
   if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
   assertCan(actor, "run", loop.realm, `Loop "${loopId}"`);
+  refuseDeepInput(input);
   const size = Buffer.byteLength(JSON.stringify(input));
   if (size > MAX_RUN_INPUT_BYTES) throw new AppError("payload_too_large", `The input is ${size} bytes; the limit is ${MAX_RUN_INPUT_BYTES} bytes`);
 

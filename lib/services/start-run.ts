@@ -4,6 +4,7 @@ import { getLoop } from "../../db/queries/loops";
 import { AppError } from "../errors";
 import type { Executor } from "../runtime";
 import { assertCan, scopeFor, type Actor } from "./actor";
+import { refuseDeepInput } from "../runtime/json-depth";
 
 /** The largest run input accepted from a person or a service, in bytes of JSON. */
 export const MAX_RUN_INPUT_BYTES = 1024 * 1024;
@@ -32,6 +33,8 @@ export async function startRun(deps: StartRunDeps, actor: Actor, raw: StartRunIn
   const loop = await getLoop(deps.db, { loopId, scope: scopeFor(actor, "view") });
   if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
   assertCan(actor, "run", loop.realm, `Loop "${loopId}"`);
+
+  refuseDeepInput(input);
 
   const size = Buffer.byteLength(JSON.stringify(input));
   if (size > MAX_RUN_INPUT_BYTES) {

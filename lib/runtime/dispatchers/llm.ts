@@ -170,10 +170,8 @@ export async function dispatchLlm(frame: LlmFrame, host: LlmHost, ctx: DispatchC
       return { output: finalOutput(text, definition.outputSchema !== undefined), turns: turn, model };
     }
 
+    // parseResponse made sure there is at least one.
     const toolUses = response.content.filter((b): b is Extract<typeof b, { type: "tool_use" }> => b.type === "tool_use");
-    if (toolUses.length === 0) {
-      throw new DispatchError("model_response_invalid", "The model stopped for tool_use but sent no tool_use block");
-    }
     const results = await Promise.all(toolUses.map((use, position) => runToolUse(use, turn, position, bindings, host, ctx)));
     const toolResults: ModelMessage = { role: "user", content: results };
     messages.push(toolResults);

@@ -54,6 +54,7 @@ describe("parseResponse", () => {
         'content.2.id: "toolu_1" is the id of an earlier tool_use',
       ],
       [{ ...valid(), stop_reason: "done" }, "stop_reason: expected one of end_turn, tool_use"],
+      [{ ...valid(), content: [{ type: "text", text: "Calling nothing." }] }, "stop_reason: tool_use, but content has no tool_use block"],
       [{ ...valid(), usage: null }, "usage: expected an object"],
       [{ ...valid(), usage: { input_tokens: -1, output_tokens: 3 } }, "usage.input_tokens: expected a whole number"],
       [{ ...valid(), usage: { input_tokens: 1.5, output_tokens: 3 } }, "usage.input_tokens: expected a whole number"],

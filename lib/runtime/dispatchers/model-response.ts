@@ -69,6 +69,7 @@ function responseProblem(raw: unknown): string | null {
     toolUseIds.add(id);
   }
   if (typeof raw.stop_reason !== "string" || !STOP_REASON_SET.has(raw.stop_reason)) return `stop_reason: expected one of ${STOP_REASONS.join(", ")}`;
+  if (raw.stop_reason === "tool_use" && toolUseIds.size === 0) return "stop_reason: tool_use, but content has no tool_use block";
   if (!isObject(raw.usage)) return "usage: expected an object";
   for (const key of ["input_tokens", "output_tokens"]) {
     const count = raw.usage[key];

@@ -271,16 +271,23 @@ describe("MCP client factory, Streamable HTTP endpoints", () => {
 
 describe("MCP client factory over Streamable HTTP, against a server that never answers a call", () => {
   const unanswered = new Set<ServerResponse>();
+  let resumed = 0;
   const server = createServer((request, response) => {
     let raw = "";
     request.on("data", (chunk: Buffer) => (raw += chunk.toString()));
     request.on("end", () => {
+      if (request.headers["last-event-id"]) resumed++;
       if (request.method !== "POST") return response.writeHead(405).end();
       const message = JSON.parse(raw) as { id?: number; method: string; params: { protocolVersion?: string; name?: string } };
       const answer = (result: unknown) => response.writeHead(200, { "content-type": "application/json", "mcp-session-id": "session-1" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
       if (message.method === "initialize") return answer({ protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: "silent", version: "1" } });
       if (message.id === undefined) return response.writeHead(202).end();
       if (message.method === "tools/call" && message.params.name === "answers") return answer({ content: [{ type: "text", text: "here" }] });
+      if (message.method === "tools/call" && message.params.name === "hangs-resumably") {
+        // An event stream whose first event has an id: a stream the client could resume.
+        response.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "session-1" });
+        response.write("id: event-1\ndata: \n\n");
+      }
       unanswered.add(response);
       response.on("close", () => unanswered.delete(response));
     });
@@ -315,5 +322,16 @@ describe("MCP client factory over Streamable HTTP, against a server that never a
 
     expect(await factory.callTool(silent, "answers", {}, options())).toMatchObject({ content: [{ type: "text", text: "here" }] });
     expect(factory.stats().opened).toBe(1);
+  });
+
+  it("does not resume the event stream of a call it gave up on", async () => {
+    const silent: ResolvedMcpServer = { transport: "http", url, headers: {} };
+    const timedOut = await rejection(factory.callTool(silent, "hangs-resumably", {}, { signal: new AbortController().signal, timeoutMs: 200 }));
+    expect(timedOut).toMatchObject({ code: "mcp_timeout" });
+    await waitFor(() => unanswered.size === 0, 2_000);
+    // A resumption would come after the SDK's first reconnection delay (one second).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(resumed).toBe(0);
+    expect(unanswered.size).toBe(0);
   });
 });

@@ -264,7 +264,13 @@ function createTransport(server: ResolvedMcpServer, fetch: FetchLike | undefined
       stderr: "pipe",
     });
   }
-  return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers }, fetch: closingAbandonedRequests(fetch ?? globalThis.fetch) });
+  return new StreamableHTTPClientTransport(new URL(server.url), {
+    requestInit: { headers: server.headers },
+    fetch: closingAbandonedRequests(fetch ?? globalThis.fetch),
+    // A stream that ends before its answer is not resumed: the call's own timeout and the loop's
+    // retries decide what happens next, and a call given up on stays closed.
+    reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 1_000, maxReconnectionDelay: 30_000, reconnectionDelayGrowFactor: 1.5 },
+  });
 }
 
 /**

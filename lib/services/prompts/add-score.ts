@@ -2,13 +2,15 @@ import { z } from "zod";
 import type { Db } from "../../../db/client";
 import { getFrameForScoring, insertScore, type Score } from "../../../db/queries/scores";
 import { AppError } from "../../errors";
+import { SCORE_LIMIT } from "../../runtime/evaluators";
 import { assertCan, scopeFor, type Actor } from "../actor";
 import { parseInput } from "./prompt-loop";
 
 const blankAsUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
-/** A form sends the value as text; JSON sends a number. Nothing else (a boolean, say) counts as one. */
+/** A form sends the value as text; JSON sends a number, or null for none. Nothing else (a boolean, say) counts as one. */
 const numberOrText = (value: unknown) => {
   const given = blankAsUndefined(value);
+  if (given === null) return undefined;
   return typeof given === "string" ? Number(given) : given;
 };
 
@@ -16,7 +18,15 @@ export const addScoreSchema = z
   .object({
     frameId: z.uuid(),
     name: z.string().trim().min(1).max(100).default("quality"),
-    value: z.preprocess(numberOrText, z.number({ error: "must be a number" }).finite().optional()),
+    value: z.preprocess(
+      numberOrText,
+      z
+        .number({ error: "must be a number" })
+        .finite()
+        .min(-SCORE_LIMIT, `must be from -${SCORE_LIMIT} to ${SCORE_LIMIT}`)
+        .max(SCORE_LIMIT, `must be from -${SCORE_LIMIT} to ${SCORE_LIMIT}`)
+        .optional(),
+    ),
     label: z.preprocess(blankAsUndefined, z.string().trim().max(100).optional()),
     comment: z.string().trim().max(10_000).default(""),
     /** Set by the adapter, never by the person: `human` in the console, `api` over the REST API. */

@@ -320,10 +320,14 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       const listed = await listRunScores({ db }, viewer, { runId: result.runId });
       expect(listed.scores.map((s) => s.source)).toEqual(["human", "api"]);
       expect(listed.canScore).toBe(false);
-      // Any finite number is stored as given, however large or small.
-      for (const value of [1e308, -2.5e-300, 0.1]) {
+      // A value up to ±1e15 is stored as given, however small; a null value with a label is no value.
+      for (const value of [1e15, -1e15, -2.5e-300, 0.1]) {
         expect((await addScore({ db }, operator, { frameId: result.trace.id, name: "extreme", value, source: "api" })).value).toBe(value);
       }
+      expect(await addScore({ db }, operator, { frameId: result.trace.id, value: null as unknown as number, label: "meh", source: "api" })).toMatchObject({ value: null, label: "meh" });
+      // The version's figures still add up with the extremes among its scores.
+      const figures = await listPromptVersions({ db }, viewer, { loopId: "triage" });
+      expect(figures.versions.find((v) => v.version === version)?.figures.meanScore).toEqual(expect.any(Number));
     });
 
     it("refuses scores from viewers and auditors, hides other realms, and needs a value or a label", async () => {
@@ -332,7 +336,7 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       expect(await outcome(addScore({ db }, auditor, { frameId: result.trace.id, value: 1 }))).toBe("forbidden");
       expect(await outcome(addScore({ db }, outsider, { frameId: result.trace.id, value: 1 }))).toBe("not_found");
       expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, comment: "no value" }))).toBe("invalid_input");
-      for (const value of [true, "high", Number.POSITIVE_INFINITY, [1]]) {
+      for (const value of [true, "high", Number.POSITIVE_INFINITY, [1], 1e16, -1e308, "1e308"]) {
         expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, value: value as number }))).toBe("invalid_input");
       }
       expect(await outcome(addScore({ db }, operator, { frameId: "not-a-frame", value: 1 }))).toBe("not_found");

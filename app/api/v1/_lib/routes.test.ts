@@ -209,6 +209,14 @@ describe.each(DATABASE_KINDS)("REST API v1 on %s", (kind) => {
       expect((await call("POST", "/api/v1/runs", { token: tokens["alpha-operator"], rawBody: "{nope", headers: { "content-type": "application/json" } })).status).toBe(400);
     });
 
+    it("refuses run input nested too deep with 422, however deep", async () => {
+      for (const depth of [2_000, 150_000]) {
+        const deep = `{"loopId":"alpha-echo","input":${'{"a":'.repeat(depth)}1${"}".repeat(depth)}}`;
+        const response = await call("POST", "/api/v1/runs", { token: tokens["alpha-operator"], rawBody: deep, headers: { "content-type": "application/json" } });
+        expect(response).toMatchObject({ status: 422, body: { error: { code: "invalid_input", message: expect.stringContaining("more than 100 levels deep") as string } } });
+      }
+    });
+
     it("serves an OpenAPI 3.1 document that describes every route", async () => {
       const response = await call("GET", "/api/v1/openapi.json");
       expect(response.status).toBe(200);
