@@ -3,7 +3,7 @@ import { isLoopRefTool, type LlmLoopDefinition, type LoopDefinition } from "../r
 import type { DispatchContext } from "../runtime/dispatch";
 import { dispatchHttp } from "../runtime/dispatchers/http";
 import { bindTools, finalOutput, MCP_TOOL_TIMEOUT_MS, renderUserMessage, toolResultText, type ToolBinding } from "../runtime/dispatchers/llm";
-import { parseResponse } from "../runtime/dispatchers/model-response";
+import { parseResponse, refuseReusedToolUseIds } from "../runtime/dispatchers/model-response";
 import { dispatchMcp, mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "../runtime/dispatchers/mcp";
 import type { SucceededFrame } from "../runtime/executor";
 import type { SchemaValidator } from "../runtime/json-schema";
@@ -552,14 +552,17 @@ async function runLlmTurns(
       };
       // Checked within the attempt: an answer the runtime cannot act on is that attempt's failure.
       const call = withRetry(
-        async () =>
-          parseResponse(
+        async () => {
+          const answer = parseResponse(
             await deps.model.createMessage(request, {
               signal,
               timeoutMs: definition.llm.requestTimeoutMs,
               headers: { "x-loopstacks-loop-id": frame.loopId, "x-loopstacks-frame-id": frame.id },
             }),
-          ),
+          );
+          refuseReusedToolUseIds(answer, messages);
+          return answer;
+        },
         { policy: definition.retry, signal, clock: deps.clock, onAttempt: ctx.recordAttempt, turn },
       );
       response = await Promise.race([call, abortion(signal)]);

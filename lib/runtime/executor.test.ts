@@ -249,6 +249,17 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
     expect(result.trace.attempts).toMatchObject([{ attempt: 1, ok: false, error: { code: "model_response_invalid" } }]);
   });
 
+  it("fails a model answer that reuses a tool_use id from an earlier turn, at the attempt that brought it", async () => {
+    await rt.registry.register({ id: "reuses-ids", type: "llm", realm: "clinic", llm: { model: "m", tools: [{ name: "leaf", loopRef: "rev-loop" }] } });
+    rt.model.setScript("rev-loop", { steps: [{ text: "leaf" }] });
+    const call = { name: "leaf", input: {}, id: "toolu_same" };
+    rt.model.setScript("reuses-ids", { steps: [{ toolUses: [call] }, { toolUses: [call] }, { text: "never" }] });
+    const result = await rt.executor.run("reuses-ids", "go", { identity: operator });
+    expect(result.error).toMatchObject({ code: "model_response_invalid", message: expect.stringContaining('"toolu_same" was used in an earlier turn') });
+    expect(result.trace.toolCalls).toHaveLength(1);
+    expect(result.trace.attempts.at(-1)).toMatchObject({ turn: 2, ok: false, error: { code: "model_response_invalid" } });
+  });
+
   it("fails a model response that reports an impossible token count, and the trace is still written", async () => {
     await rt.registry.register({ id: "overbilled", type: "llm", realm: "clinic", retry: { maxAttempts: 1 }, llm: { model: "m" } });
     let calls = 0;

@@ -14,7 +14,7 @@ import type {
 } from "../types";
 import { redactError, redactSecrets } from "../redact";
 import { mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "./mcp";
-import { parseResponse } from "./model-response";
+import { parseResponse, refuseReusedToolUseIds } from "./model-response";
 
 /** Budget for an MCP tool offered directly to the model (listing and calling). */
 export const MCP_TOOL_TIMEOUT_MS = 30_000;
@@ -149,14 +149,17 @@ export async function dispatchLlm(frame: LlmFrame, host: LlmHost, ctx: DispatchC
     };
     // Checked within the attempt: an answer the runtime cannot act on is that attempt's failure.
     const response = await withRetry(
-      async () =>
-        parseResponse(
+      async () => {
+        const answer = parseResponse(
           await host.model.createMessage(request, {
             signal: ctx.signal,
             timeoutMs: definition.llm.requestTimeoutMs,
             headers: { "x-loopstacks-loop-id": frame.loop.id, "x-loopstacks-frame-id": ctx.frameId },
           }),
-        ),
+        );
+        refuseReusedToolUseIds(answer, messages);
+        return answer;
+      },
       { policy: definition.retry, signal: ctx.signal, clock: ctx.clock, onAttempt: ctx.recordAttempt, turn },
     );
     const usage = { inputTokens: response.usage.input_tokens, outputTokens: response.usage.output_tokens };

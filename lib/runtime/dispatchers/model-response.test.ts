@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DispatchError } from "../retry";
-import { parseResponse } from "./model-response";
+import { parseResponse, refuseReusedToolUseIds } from "./model-response";
 
 const valid = () => ({
   id: "msg_1",
@@ -62,5 +62,21 @@ describe("parseResponse", () => {
       [{ ...valid(), usage: { input_tokens: 1, output_tokens: "3" } }, "usage.output_tokens: expected a whole number"],
     ];
     for (const [raw, expected] of cases) expect(problem(raw)).toContain(`The model returned a malformed response (${expected}`);
+  });
+});
+
+describe("refuseReusedToolUseIds", () => {
+  const earlier = [
+    { role: "user" as const, content: "Look it up" },
+    { role: "assistant" as const, content: [{ type: "tool_use" as const, id: "toolu_1", name: "lookup", input: {} }] },
+    { role: "user" as const, content: [{ type: "tool_result" as const, tool_use_id: "toolu_1", content: "found" }] },
+  ];
+
+  it("refuses an answer that reuses an id from an earlier turn, and lets new ids through", () => {
+    const reused = parseResponse(valid());
+    expect(() => refuseReusedToolUseIds(reused, earlier)).toThrow(/tool_use id "toolu_1" was used in an earlier turn/);
+    const fresh = parseResponse({ ...valid(), content: [{ type: "tool_use", id: "toolu_2", name: "lookup", input: {} }] });
+    expect(() => refuseReusedToolUseIds(fresh, earlier)).not.toThrow();
+    expect(() => refuseReusedToolUseIds(reused, earlier.slice(0, 1))).not.toThrow();
   });
 });

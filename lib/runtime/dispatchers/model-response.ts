@@ -1,4 +1,5 @@
 import { DispatchError } from "../retry";
+import type { ModelMessage } from "../types";
 
 /** The most tokens one call may report: counts are stored as 32-bit integers, and more is a broken report, not usage. */
 const MAX_TOKEN_COUNT = 2_147_483_647;
@@ -41,6 +42,30 @@ export function parseResponse(raw: unknown): ModelResponse {
   const problem = responseProblem(raw);
   if (problem) throw new DispatchError("model_response_invalid", `The model returned a malformed response (${problem})`);
   return raw as ModelResponse;
+}
+
+/**
+ * Refuses an answer that reuses a tool_use id from an earlier turn of the conversation: an id
+ * names one tool call of the frame, and one tool result answers it.
+ */
+export function refuseReusedToolUseIds(response: ModelResponse, earlier: readonly ModelMessage[]): void {
+  let used: Set<string> | null = null;
+  for (const block of response.content) {
+    if (block.type !== "tool_use") continue;
+    used ??= toolUseIdsIn(earlier);
+    if (used.has(block.id)) {
+      throw new DispatchError("model_response_invalid", `The model returned a malformed response (tool_use id ${JSON.stringify(block.id)} was used in an earlier turn)`);
+    }
+  }
+}
+
+function toolUseIdsIn(messages: readonly ModelMessage[]): Set<string> {
+  const ids = new Set<string>();
+  for (const message of messages) {
+    if (message.role !== "assistant" || !Array.isArray(message.content)) continue;
+    for (const block of message.content) if (block.type === "tool_use") ids.add(block.id);
+  }
+  return ids;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
