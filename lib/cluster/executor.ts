@@ -4,7 +4,7 @@ import type { DatabaseHandle } from "../../db/client";
 import { AUDIT_APPEND_SQL, auditActorOf, prepareAuditAppend, type AuditAppendRow } from "../../db/queries/audit";
 import { AppError } from "../errors";
 import type { Executor, RunOptions, StartedRun } from "../runtime/executor";
-import { refuseDeepInput } from "../runtime/json-depth";
+import { checkRunInput, DEFAULT_MAX_INPUT_BYTES } from "../runtime/run-input";
 import { createSchemaValidator, type SchemaValidator } from "../runtime/json-schema";
 import type { RuntimeStore } from "../runtime/store";
 import { storableJson } from "../runtime/storable.mjs";
@@ -46,7 +46,6 @@ interface Waiter {
   deadlineAt: Date | null;
 }
 
-const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024;
 /** Most runs recorded in one transaction. */
 const MAX_START_BATCH = 200;
 const LIVE_STATUSES = ["queued", "running"];
@@ -135,23 +134,6 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
       // The run may have ended before this caller started listening.
       void check([runId]).catch((error: Error) => log(`run status: ${error.message}`));
     });
-  }
-
-  function checkInput(loop: RegisteredLoop, input: unknown): void {
-    refuseDeepInput(input);
-    let size: number;
-    try {
-      size = Buffer.byteLength(JSON.stringify(input ?? null));
-    } catch {
-      throw new AppError("invalid_input", "Run input must be JSON-serialisable");
-    }
-    if (size > maxInputBytes) throw new AppError("payload_too_large", `Run input is ${size} bytes; the limit is ${maxInputBytes} bytes`);
-    if (loop.definition.inputSchema) {
-      const issues = validator.validate(loop.definition.inputSchema, input);
-      if (issues.length > 0) {
-        throw new AppError("invalid_input", `Input does not match ${loop.id}'s input schema:\n${issues.map((i) => `  ${i.path || "(root)"}: ${i.message}`).join("\n")}`, { issues });
-      }
-    }
   }
 
   async function cancelRun(runId: string, reason = "The run was cancelled"): Promise<boolean> {
@@ -268,10 +250,10 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
     });
   }
 
-  async function start(loopId: string, input: unknown, runOptions: RunOptions): Promise<StartedRun> {
+  async function start(loopId: string, given: unknown, runOptions: RunOptions): Promise<StartedRun> {
     const loop = await readLoop(loopId);
     if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
-    checkInput(loop, input);
+    const input = checkRunInput(loop, given, { maxInputBytes, validator });
     const runId = newId();
     const createdAt = clock.now();
     const deadlineAt = runOptions.timeoutMs ? new Date(createdAt.getTime() + runOptions.timeoutMs) : null;

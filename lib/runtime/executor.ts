@@ -8,7 +8,7 @@ import { dispatchLlm } from "./dispatchers/llm";
 import { dispatchMcp } from "./dispatchers/mcp";
 import type { SchemaValidator } from "./json-schema";
 import type { ResolvedPrompt } from "./prompt-selection";
-import { refuseDeepInput } from "./json-depth";
+import { checkRunInput, DEFAULT_MAX_INPUT_BYTES } from "./run-input";
 import { DispatchError, frameTimeoutError, round, toDispatchError } from "./retry";
 import type { FrameRow, RuntimeStore, ToolCallRow } from "./store";
 import { buildTraceTree, traceFrameFromRow } from "./trace";
@@ -143,8 +143,6 @@ interface FrameOutcome {
   output: unknown;
   error: FrameError | null;
 }
-
-const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024;
 
 export function createExecutor(deps: ExecutorDeps): Executor {
   const { clock, authorizer, validator } = deps;
@@ -422,7 +420,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   async function begin(loopId: string, given: unknown, options: RunOptions): Promise<StartedRun> {
     const loop = await store.getLoop(loopId);
     if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
-    const input = checkInput(loop, given);
+    const input = checkRunInput(loop, given, { maxInputBytes, validator });
     const runId = newId();
     const controller = new AbortController();
     const rows: RunRows = { frames: [], calls: [] };
@@ -490,31 +488,6 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const tracked = done.finally(() => active.delete(runId));
     active.set(runId, { state, done: tracked });
     return { runId, done: tracked };
-  }
-
-  /** The run's input as JSON holds it (what every frame and the trace see, whichever database stores it), once checked. */
-  function checkInput(loop: RegisteredLoop, given: unknown): unknown {
-    refuseDeepInput(given);
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(given ?? null);
-    } catch {
-      json = undefined;
-    }
-    // A function or a symbol serialises to nothing at all.
-    if (json === undefined) throw new AppError("invalid_input", "Run input must be JSON-serialisable");
-    const size = Buffer.byteLength(json);
-    if (size > maxInputBytes) {
-      throw new AppError("payload_too_large", `Run input is ${size} bytes; the limit is ${maxInputBytes} bytes`);
-    }
-    const input: unknown = JSON.parse(json);
-    if (loop.definition.inputSchema) {
-      const issues = validator.validate(loop.definition.inputSchema, input);
-      if (issues.length > 0) {
-        throw new AppError("invalid_input", `Input does not match ${loop.id}'s input schema:\n${issues.map((i) => `  ${i.path || "(root)"}: ${i.message}`).join("\n")}`, { issues });
-      }
-    }
-    return input;
   }
 
   return {

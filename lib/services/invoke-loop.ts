@@ -6,8 +6,6 @@ import type { Executor } from "../runtime";
 import type { FrameError, RunStatus, TraceFrame } from "../runtime/types";
 import { assertCan, scopeFor, type Actor } from "./actor";
 import { getRun } from "./get-run";
-import { MAX_RUN_INPUT_BYTES } from "./start-run";
-import { refuseDeepInput } from "../runtime/json-depth";
 
 export const invokeLoopSchema = z.object({
   loopId: z.string().min(1).max(100),
@@ -44,10 +42,7 @@ export async function invokeLoop(
   const loop = await getLoop(deps.db, { loopId, scope: scopeFor(actor, "view") });
   if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
   assertCan(actor, "run", loop.realm, `Loop "${loopId}"`);
-  refuseDeepInput(input);
-  const size = Buffer.byteLength(JSON.stringify(input));
-  if (size > MAX_RUN_INPUT_BYTES) throw new AppError("payload_too_large", `The input is ${size} bytes; the limit is ${MAX_RUN_INPUT_BYTES} bytes`);
-
+  // The executor checks the input itself (depth, size, schema) before it records anything.
   const started = await deps.executor.start(loop.id, input, { identity: actor.identity });
   started.done.catch((error: unknown) => console.error(`Run ${started.runId} could not be finished:`, error));
   if (!wait) return { done: false, runId: started.runId, loopId: loop.id, status: "running" };

@@ -3,11 +3,11 @@ import type { Db } from "../../db/client";
 import { getLoop } from "../../db/queries/loops";
 import { AppError } from "../errors";
 import type { Executor } from "../runtime";
+import { DEFAULT_MAX_INPUT_BYTES } from "../runtime/run-input";
 import { assertCan, scopeFor, type Actor } from "./actor";
-import { refuseDeepInput } from "../runtime/json-depth";
 
-/** The largest run input accepted from a person or a service, in bytes of JSON. */
-export const MAX_RUN_INPUT_BYTES = 1024 * 1024;
+/** The largest run input accepted from a person or a service, in bytes of JSON: the executors' own limit. */
+export const MAX_RUN_INPUT_BYTES = DEFAULT_MAX_INPUT_BYTES;
 
 export const startRunSchema = z.object({
   loopId: z.string().min(1).max(100),
@@ -34,12 +34,7 @@ export async function startRun(deps: StartRunDeps, actor: Actor, raw: StartRunIn
   if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
   assertCan(actor, "run", loop.realm, `Loop "${loopId}"`);
 
-  refuseDeepInput(input);
-
-  const size = Buffer.byteLength(JSON.stringify(input));
-  if (size > MAX_RUN_INPUT_BYTES) {
-    throw new AppError("payload_too_large", `The input is ${size} bytes; the limit is ${MAX_RUN_INPUT_BYTES} bytes`);
-  }
+  // The executor checks the input itself (depth, size, schema) before it records anything.
   const started = await deps.executor.start(loop.id, input, { identity: actor.identity });
   // The run's own status records how it ended; this only catches a failure to record that.
   started.done.catch((error: unknown) => console.error(`Run ${started.runId} could not be finished:`, error));

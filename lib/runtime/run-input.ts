@@ -1,4 +1,9 @@
 import { AppError } from "../errors";
+import type { SchemaValidator } from "./json-schema";
+import type { RegisteredLoop } from "./types";
+
+/** The largest run input, in bytes of JSON, unless an executor is given another limit. */
+export const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024;
 
 /**
  * Run input may nest objects and arrays this many levels deep. Far more than any real input
@@ -34,4 +39,34 @@ export function refuseDeepInput(input: unknown): void {
   if (nestsDeeperThan(input, MAX_INPUT_DEPTH)) {
     throw new AppError("invalid_input", `Run input nests objects and arrays more than ${MAX_INPUT_DEPTH} levels deep`);
   }
+}
+
+/**
+ * The checks every run's input passes before anything is recorded, in the in-process and the
+ * cluster executor alike: not nested too deep, JSON-serialisable, within `maxInputBytes`, and
+ * valid against the loop's input schema. Returns the input as JSON holds it (what every frame
+ * and the trace see, whichever database stores it).
+ */
+export function checkRunInput(loop: RegisteredLoop, given: unknown, options: { maxInputBytes: number; validator: SchemaValidator }): unknown {
+  refuseDeepInput(given);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(given ?? null);
+  } catch {
+    json = undefined;
+  }
+  // A function or a symbol serialises to nothing at all.
+  if (json === undefined) throw new AppError("invalid_input", "Run input must be JSON-serialisable");
+  const size = Buffer.byteLength(json);
+  if (size > options.maxInputBytes) {
+    throw new AppError("payload_too_large", `Run input is ${size} bytes; the limit is ${options.maxInputBytes} bytes`);
+  }
+  const input: unknown = JSON.parse(json);
+  if (loop.definition.inputSchema) {
+    const issues = options.validator.validate(loop.definition.inputSchema, input);
+    if (issues.length > 0) {
+      throw new AppError("invalid_input", `Input does not match ${loop.id}'s input schema:\n${issues.map((i) => `  ${i.path || "(root)"}: ${i.message}`).join("\n")}`, { issues });
+    }
+  }
+  return input;
 }

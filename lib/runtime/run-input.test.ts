@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../errors";
-import { MAX_INPUT_DEPTH, nestsDeeperThan, refuseDeepInput } from "./json-depth";
+import { MAX_INPUT_DEPTH, nestsDeeperThan, refuseDeepInput } from "./run-input";
 
 function nested(depth: number): unknown {
   let value: unknown = "leaf";
