@@ -2,8 +2,8 @@ import type { PgBoss } from "pg-boss";
 import { isLoopRefTool, type LlmLoopDefinition, type LoopDefinition } from "../runtime/definition";
 import type { DispatchContext } from "../runtime/dispatch";
 import { dispatchHttp } from "../runtime/dispatchers/http";
-import { bindTools, finalOutput, MCP_TOOL_TIMEOUT_MS, renderUserMessage, toolResultText, type ToolBinding } from "../runtime/dispatchers/llm";
-import { parseResponse, refuseReusedToolUseIds } from "../runtime/dispatchers/model-response";
+import { bindTools, finalOutput, MCP_TOOL_TIMEOUT_MS, renderUserMessage, requestAnswer, toolResultText, type ToolBinding } from "../runtime/dispatchers/llm";
+import type { ModelResponse } from "../runtime/dispatchers/model-response";
 import { dispatchMcp, mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "../runtime/dispatchers/mcp";
 import type { SucceededFrame } from "../runtime/executor";
 import type { SchemaValidator } from "../runtime/json-schema";
@@ -537,7 +537,7 @@ async function runLlmTurns(
   const tools = [...bindings.entries()].map(([name, b]) => ({ name, description: b.description, input_schema: b.inputSchema }));
 
   for (; turn <= definition.llm.maxTurns; turn++) {
-    let response: ReturnType<typeof parseResponse>;
+    let response: ModelResponse;
     try {
       const wait = deps.rateLimiter.take(model);
       if (wait > MAX_DEFER_MS / 5) return defer(deps, step, wait, { id: frame.loopId, tier: frame.realmId });
@@ -550,19 +550,8 @@ async function runLlmTurns(
         ...(temperature !== undefined ? { temperature } : {}),
         ...(tools.length > 0 ? { tools } : {}),
       };
-      // Checked within the attempt: an answer the runtime cannot act on is that attempt's failure.
       const call = withRetry(
-        async () => {
-          const answer = parseResponse(
-            await deps.model.createMessage(request, {
-              signal,
-              timeoutMs: definition.llm.requestTimeoutMs,
-              headers: { "x-loopstacks-loop-id": frame.loopId, "x-loopstacks-frame-id": frame.id },
-            }),
-          );
-          refuseReusedToolUseIds(answer, messages);
-          return answer;
-        },
+        () => requestAnswer(deps.model, request, { signal, timeoutMs: definition.llm.requestTimeoutMs, loopId: frame.loopId, frameId: frame.id }),
         { policy: definition.retry, signal, clock: deps.clock, onAttempt: ctx.recordAttempt, turn },
       );
       response = await Promise.race([call, abortion(signal)]);
@@ -587,7 +576,7 @@ async function runLlmTurns(
       return end({ status: "succeeded", output, error: null }, { turn, message: assistant, stopReason: response.stop_reason, ...turnUsage });
     }
 
-    // parseResponse made sure there is at least one.
+    // requestAnswer made sure there is at least one.
     const toolUses = response.content.filter((b): b is Extract<typeof b, { type: "tool_use" }> => b.type === "tool_use");
     let open: number | null;
     let calls: PlannedToolCall[];

@@ -14,7 +14,7 @@ import type {
 } from "../types";
 import { redactError, redactSecrets } from "../redact";
 import { mcpResultToOutput, resolvedSecretValues, resolveMcpServer } from "./mcp";
-import { parseResponse, refuseReusedToolUseIds } from "./model-response";
+import { parseResponse, refuseReusedToolUseIds, type ModelResponse } from "./model-response";
 
 /** Budget for an MCP tool offered directly to the model (listing and calling). */
 export const MCP_TOOL_TIMEOUT_MS = 30_000;
@@ -147,19 +147,8 @@ export async function dispatchLlm(frame: LlmFrame, host: LlmHost, ctx: DispatchC
       ...(temperature !== undefined ? { temperature } : {}),
       ...(tools.length > 0 ? { tools } : {}),
     };
-    // Checked within the attempt: an answer the runtime cannot act on is that attempt's failure.
     const response = await withRetry(
-      async () => {
-        const answer = parseResponse(
-          await host.model.createMessage(request, {
-            signal: ctx.signal,
-            timeoutMs: definition.llm.requestTimeoutMs,
-            headers: { "x-loopstacks-loop-id": frame.loop.id, "x-loopstacks-frame-id": ctx.frameId },
-          }),
-        );
-        refuseReusedToolUseIds(answer, messages);
-        return answer;
-      },
+      () => requestAnswer(host.model, request, { signal: ctx.signal, timeoutMs: definition.llm.requestTimeoutMs, loopId: frame.loop.id, frameId: ctx.frameId }),
       { policy: definition.retry, signal: ctx.signal, clock: ctx.clock, onAttempt: ctx.recordAttempt, turn },
     );
     const usage = { inputTokens: response.usage.input_tokens, outputTokens: response.usage.output_tokens };
@@ -173,7 +162,7 @@ export async function dispatchLlm(frame: LlmFrame, host: LlmHost, ctx: DispatchC
       return { output: finalOutput(text, definition.outputSchema !== undefined), turns: turn, model };
     }
 
-    // parseResponse made sure there is at least one.
+    // requestAnswer made sure there is at least one.
     const toolUses = response.content.filter((b): b is Extract<typeof b, { type: "tool_use" }> => b.type === "tool_use");
     const results = await Promise.all(toolUses.map((use, position) => runToolUse(use, turn, position, bindings, host, ctx)));
     const toolResults: ModelMessage = { role: "user", content: results };
@@ -181,6 +170,26 @@ export async function dispatchLlm(frame: LlmFrame, host: LlmHost, ctx: DispatchC
     await host.store.saveTurn(ctx.frameId, { turn, messages: [assistant, toolResults], stopReason: "tool_use", ...usage }, ctx.clock.now());
   }
   throw new DispatchError("max_turns_exceeded", `No final answer after ${definition.llm.maxTurns} turns (llm.maxTurns)`);
+}
+
+/**
+ * One attempt at a turn: the model's answer, checked within the attempt (an answer the runtime
+ * cannot act on is that attempt's failure), in the in-process and the cluster engine alike.
+ */
+export async function requestAnswer(
+  model: ModelClient,
+  request: ModelRequest,
+  options: { signal: AbortSignal; timeoutMs: number; loopId: string; frameId: string },
+): Promise<ModelResponse> {
+  const answer = parseResponse(
+    await model.createMessage(request, {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+      headers: { "x-loopstacks-loop-id": options.loopId, "x-loopstacks-frame-id": options.frameId },
+    }),
+  );
+  refuseReusedToolUseIds(answer, request.messages);
+  return answer;
 }
 
 async function runToolUse(
