@@ -1,5 +1,5 @@
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from "@anthropic-ai/sdk";
-import { DispatchError, isRetryableStatus, retryAfterMs } from "./retry";
+import { callSignal, DispatchError, isRetryableStatus, retryAfterMs } from "./retry";
 import type { ModelCallOptions, ModelClient, ModelRequest } from "./types";
 
 export interface AnthropicModelClientOptions {
@@ -26,30 +26,19 @@ export function createAnthropicModelClient(options: AnthropicModelClientOptions)
   return {
     async createMessage(request: ModelRequest, { signal, timeoutMs, headers }: ModelCallOptions): Promise<unknown> {
       // The SDK's own timeout ends when the headers arrive: this one also covers the body.
-      const controller = new AbortController();
-      let isTimedOut = false;
-      const onAbort = () => controller.abort(signal.reason);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener("abort", onAbort, { once: true });
-      const timer = Number.isFinite(timeoutMs)
-        ? setTimeout(() => {
-            isTimedOut = true;
-            controller.abort(new DOMException("The model did not answer in time", "TimeoutError"));
-          }, timeoutMs)
-        : undefined;
+      const call = callSignal(signal, timeoutMs, "The model did not answer in time");
       try {
         // ModelRequest is the wire body; the SDK's types only name more precisely what it already is.
         const params = request as Anthropic.MessageCreateParamsNonStreaming;
         // The SDK accepts only whole milliseconds; a deadline's remainder is rarely one.
         const timeout = Number.isFinite(timeoutMs) ? Math.max(1, Math.ceil(timeoutMs)) : undefined;
-        return await client.messages.create(params, { signal: controller.signal, headers, ...(timeout !== undefined ? { timeout } : {}) });
+        return await client.messages.create(params, { signal: call.signal, headers, ...(timeout !== undefined ? { timeout } : {}) });
       } catch (error) {
         if (signal.aborted) throw abortReason(signal);
-        if (isTimedOut) throw new DispatchError("model_timeout", "The model did not answer in time", { retryable: true, cause: error });
+        if (call.isTimedOut()) throw new DispatchError("model_timeout", "The model did not answer in time", { retryable: true, cause: error });
         throw toModelCallError(error);
       } finally {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
+        call.dispose();
       }
     },
   };

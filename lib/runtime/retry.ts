@@ -72,6 +72,33 @@ export function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
 }
 
+/**
+ * One call's signal: it aborts with `parent`, or with a `TimeoutError` saying `message` after
+ * `timeoutMs` (never, when that is not finite). One controller per call, cheaper than
+ * `AbortSignal.any` with `AbortSignal.timeout`; `dispose` when the call is over.
+ */
+export function callSignal(parent: AbortSignal, timeoutMs: number, message: string): { signal: AbortSignal; isTimedOut(): boolean; dispose(): void } {
+  const controller = new AbortController();
+  let isTimedOut = false;
+  const onAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener("abort", onAbort, { once: true });
+  const timer = Number.isFinite(timeoutMs)
+    ? setTimeout(() => {
+        isTimedOut = true;
+        controller.abort(new DOMException(message, "TimeoutError"));
+      }, timeoutMs)
+    : undefined;
+  return {
+    signal: controller.signal,
+    isTimedOut: () => isTimedOut,
+    dispose() {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason ?? new DOMException("Aborted", "AbortError"));

@@ -1,6 +1,6 @@
 import type { HttpLoopDefinition } from "../definition";
 import type { DispatchContext, DispatchOutcome } from "../dispatch";
-import { cancellationError, DispatchError, isAbortError, isRetryableStatus, retryAfterMs, toDispatchError, withRetry } from "../retry";
+import { callSignal, cancellationError, DispatchError, isAbortError, isRetryableStatus, retryAfterMs, toDispatchError, withRetry } from "../retry";
 import { getPath, renderJson, renderString, renderUrl } from "../template";
 import { redactError, redactSecrets } from "../redact";
 import { BLOCKED_ADDRESS_CODE, isDecodingError } from "../http-client";
@@ -180,18 +180,9 @@ async function send(request: PreparedRequest, ctx: DispatchContext, signal: Abor
 
 async function attempt(request: PreparedRequest, definition: HttpLoopDefinition, ctx: DispatchContext, maxResponseBytes: number): Promise<unknown> {
   const { timeoutMs, response: responseConfig } = definition.http;
-  // One controller for the frame's signal and the timeout (cheaper than AbortSignal.any per call).
-  const controller = new AbortController();
-  let isTimedOut = false;
-  const timer = setTimeout(() => {
-    isTimedOut = true;
-    controller.abort(new DOMException(`No response within ${timeoutMs} ms`, "TimeoutError"));
-  }, timeoutMs);
-  const onAbort = () => controller.abort(ctx.signal.reason);
-  if (ctx.signal.aborted) onAbort();
-  else ctx.signal.addEventListener("abort", onAbort, { once: true });
+  const call = callSignal(ctx.signal, timeoutMs, `No response within ${timeoutMs} ms`);
   try {
-    const response = await send(request, ctx, controller.signal);
+    const response = await send(request, ctx, call.signal);
 
     if (response.status < 200 || response.status > 299) {
       // The status is the failure: a body that cannot be read or decoded does not change it.
@@ -226,13 +217,13 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
     const blocked = [error, error instanceof Error ? error.cause : undefined].find((e) => errorCode(e) === BLOCKED_ADDRESS_CODE);
     if (blocked) throw new DispatchError("http_address_blocked", `${request.target} was not requested: ${(blocked as Error).message}`, { retryable: false });
     const proxyStatus = proxyRefusal(error);
-    if (proxyStatus !== null && !isTimedOut) {
+    if (proxyStatus !== null && !call.isTimedOut()) {
       throw new DispatchError("http_proxy_error", `The proxy refused the tunnel to ${request.target} (HTTP ${proxyStatus})`, {
         retryable: isRetryableStatus(proxyStatus),
         status: proxyStatus,
       });
     }
-    if (isTimedOut || isAbortError(error)) {
+    if (call.isTimedOut() || isAbortError(error)) {
       throw new DispatchError("http_timeout", `No response from ${request.target} within ${timeoutMs} ms`, { retryable: true, cause: error });
     }
     if (isDecodingError(error)) {
@@ -250,8 +241,7 @@ async function attempt(request: PreparedRequest, definition: HttpLoopDefinition,
     }
     throw error;
   } finally {
-    clearTimeout(timer);
-    ctx.signal.removeEventListener("abort", onAbort);
+    call.dispose();
   }
 }
 
