@@ -25,12 +25,16 @@ export function answerCalls(port, operations) {
       if (result === undefined) port.postMessage({ id, ok: true });
       else {
         const data = serialize(result);
-        // The bytes' own memory is handed over instead of copied when nothing else shares it.
-        const { buffer } = data;
-        port.postMessage({ id, ok: true, data }, data.byteOffset === 0 && data.byteLength === buffer.byteLength ? [buffer] : []);
+        port.postMessage({ id, ok: true, data }, transferList(data));
       }
     } catch (error) {
       port.postMessage({ id, ok: false, error: serializeError(error) });
     }
   });
+}
+
+/** The bytes' own memory, for a message's transfer list: handed over instead of copied when nothing else shares it. */
+export function transferList(bytes) {
+  const { buffer } = bytes;
+  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength ? [buffer] : [];
 }

@@ -1,5 +1,6 @@
 import { deserialize, serialize } from "node:v8";
 import type { Worker } from "node:worker_threads";
+import { transferList } from "./thread-calls.mjs";
 
 /** A result crosses as the bytes of its structured clone (absent for undefined). */
 type Reply = { id: number; ok: true; data?: Uint8Array } | { id: number; ok: false; error: Record<string, unknown> & { message: string } };
@@ -86,7 +87,7 @@ export function workerCalls(worker: Worker, options: WorkerCallsOptions): Worker
         if (args === undefined) worker.postMessage({ id, op });
         else {
           const data = serialize(args);
-          worker.postMessage({ id, op, data }, transferable(data));
+          worker.postMessage({ id, op, data }, transferList(data));
         }
       } catch (error) {
         settle(id);
@@ -111,10 +112,4 @@ export function workerCalls(worker: Worker, options: WorkerCallsOptions): Worker
       }
     },
   };
-}
-
-/** The bytes' own memory, handed over instead of copied when nothing else shares it. */
-function transferable(bytes: Uint8Array): ArrayBuffer[] {
-  const { buffer } = bytes;
-  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength ? [buffer] : [];
 }
