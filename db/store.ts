@@ -21,7 +21,6 @@ import {
   insertToolCall,
   listConversationTurns,
   updateFrame,
-  updateRun,
   updateToolCall,
   upsertTraceBatch,
 } from "./queries/runs";
@@ -42,7 +41,6 @@ export function createDbStore(db: Db): RuntimeStore {
     resolvePrompt: createPromptResolver(db),
     getRealmRoles,
     createRun: (run, started) => insertRunWithEvent(db, run, { ...started, actor: auditActorOf(started.actor) }),
-    finishRun: (runId, patch) => updateRun(db, runId, patch),
     insertFrame: (frame) => insertFrame(db, frame),
     updateFrame: (frameId, patch) => updateFrame(db, frameId, patch),
     insertToolCall: (call) => insertToolCall(db, call),

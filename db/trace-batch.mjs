@@ -95,6 +95,20 @@ function turnRecord(t) {
   };
 }
 
+/** A run's end, as `runs` stores it. */
+function runEndRecord(r) {
+  return {
+    id: r.runId,
+    status: r.status,
+    output: jsonb(r.output),
+    error: jsonb(r.error),
+    ended_at: timestamp(r.endedAt),
+    frame_count: r.frameCount,
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+  };
+}
+
 const FRAMES_SQL = [
   `insert into frames (id, run_id, parent_frame_id, parent_tool_call_id, depth, seq, realm_id, loop_id, loop_revision, loop_type,
     prompt_version, prompt_choice, status, attempts, input, output, error, model, input_tokens, output_tokens, turns, identity,
@@ -150,6 +164,17 @@ const TURNS_SQL = [
     input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens`,
 ];
 
+// A run ends in the statement that writes its last trace rows. A count left out keeps its value.
+const RUN_ENDS_SQL = [
+  `update runs as r set status = x.status, output = x.output, error = x.error, ended_at = coalesce(x.ended_at, r.ended_at),
+    frame_count = coalesce(x.frame_count, r.frame_count), input_tokens = coalesce(x.input_tokens, r.input_tokens),
+    output_tokens = coalesce(x.output_tokens, r.output_tokens)
+  from jsonb_to_recordset(`,
+  `::jsonb) as x(id uuid, status text, output jsonb, error jsonb, ended_at timestamptz, frame_count int, input_tokens int,
+    output_tokens int)
+  where r.id = x.id`,
+];
+
 /**
  * The statement for a batch, as the pieces of SQL around its parameters (one JSON text per
  * table), or null for an empty batch. Several tables are written by sibling data-modifying CTEs:
@@ -169,6 +194,7 @@ export function traceBatchStatement(batch) {
   add(TOOL_CALLS_SQL, batch.toolCalls, toolCallRecord);
   add(TOOL_CALL_UPDATES_SQL, batch.toolCallUpdates ?? [], toolCallUpdateRecord);
   add(TURNS_SQL, batch.turns ?? [], turnRecord);
+  add(RUN_ENDS_SQL, batch.runEnds ?? [], runEndRecord);
   if (parts.length === 0) return null;
   if (parts.length === 1) {
     const [{ sqlAround, json }] = parts;

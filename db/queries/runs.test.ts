@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_KINDS, openTestDatabase } from "../../test/database";
 import type { DatabaseHandle } from "../client";
-import { getRunTree, insertRun, upsertTraceBatch } from "./runs";
+import { getRun, getRunTree, insertRun, upsertTraceBatch } from "./runs";
 
 describe.each(DATABASE_KINDS)("trace rows on %s", (kind) => {
   let database: DatabaseHandle;
@@ -61,5 +61,40 @@ describe.each(DATABASE_KINDS)("trace rows on %s", (kind) => {
     });
     expect(tree?.authorization).toEqual(authorization);
     expect(tree?.toolCalls).toEqual([expect.objectContaining({ id: "toolu_9", input: { path: "/a" }, output: "found", isError: false, durationMs: 1_200 })]);
+  });
+
+  it("ends a run in the statement that writes its last frame, keeping the counts a run end leaves out", async () => {
+    const runId = "8c6f8f0e-6a55-4d55-9f4e-2f1f2d7c0c01";
+    const frameId = "8c6f8f0e-6a55-4d55-9f4e-2f1f2d7c0c02";
+    const otherRunId = "8c6f8f0e-6a55-4d55-9f4e-2f1f2d7c0c03";
+    const identity = { subject: "ada", groups: [], kind: "user" as const, source: "test" };
+    const at = new Date("2026-11-25T12:00:00Z");
+    const ended = new Date(at.getTime() + 2_000);
+    for (const id of [runId, otherRunId]) {
+      await insertRun(database.db, { id, realmId: "clinic", loopId: "agent", loopRevision: 1, status: "running", input: {}, identity, createdAt: at, deadlineAt: null });
+    }
+    const frame = {
+      id: frameId, runId, parentFrameId: null, parentToolCallId: null, depth: 0, seq: 0, realmId: "clinic", loopId: "agent", loopRevision: 1,
+      loopType: "llm", promptVersion: null, promptChoice: null, status: "failed" as const, input: {}, model: "m", identity,
+      error: { code: "max_turns", message: "The loop used its 3 turns" },
+      authorization: { allowed: true, action: "invoke" as const, realm: "clinic", role: "operator" as const, via: "g", reason: "ok", checkedAt: at.toISOString() },
+      createdAt: at, startedAt: at, endedAt: ended, durationMs: 2_000,
+    };
+    const written = await upsertTraceBatch(database.db, {
+      frames: [frame],
+      toolCalls: [],
+      runEnds: [
+        { runId, status: "failed", output: null, error: frame.error, endedAt: ended, frameCount: 1, inputTokens: 12, outputTokens: 5 },
+        { runId: otherRunId, status: "succeeded", output: { text: "nul \u0000 here" } },
+      ],
+    });
+    expect(written).toEqual({ replacedValues: true });
+    const run = await getRun(database.db, { runId, scope: "all" });
+    expect(run).toMatchObject({ status: "failed", output: null, error: frame.error, frameCount: 1, inputTokens: 12, outputTokens: 5 });
+    expect(run?.endedAt?.getTime()).toBe(ended.getTime());
+    expect((await getRunTree(database.db, { runId, scope: "all" }))?.status).toBe("failed");
+    // A run end without counts or an end time keeps the row's own.
+    const other = await getRun(database.db, { runId: otherRunId, scope: "all" });
+    expect(other).toMatchObject({ status: "succeeded", output: { text: "nul \ufffd here" }, frameCount: 0, inputTokens: 0, outputTokens: 0, endedAt: null });
   });
 });

@@ -470,8 +470,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         clearTimeout(runTimer);
         options.signal?.removeEventListener("abort", onCallerAbort);
       }
-      await writer.flush();
-      await store.finishRun(runId, {
+      // The run's end goes with its last trace rows, in one statement.
+      await writer.finishRun(runId, {
         status: outcome.status,
         output: outcome.output,
         error: outcome.error,

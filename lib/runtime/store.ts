@@ -149,6 +149,12 @@ export interface TraceBatch {
   /** Tool calls this writer has already stored, likewise. */
   toolCallUpdates?: ToolCallRow[];
   turns?: TurnRow[];
+  /** Runs that end with this batch: written in the same statement as their last trace rows. */
+  runEnds?: RunEndRow[];
+}
+
+export interface RunEndRow extends RunPatch {
+  runId: string;
 }
 
 export interface SavedTurn {
@@ -188,7 +194,6 @@ export interface RuntimeStore {
 
   /** Records a run with the audit event of its start: if either cannot be stored, neither is. */
   createRun(run: NewRun, started: StoreAuditEvent): Promise<void>;
-  finishRun(runId: string, patch: RunPatch): Promise<void>;
   insertFrame(frame: NewFrame): Promise<void>;
   updateFrame(frameId: string, patch: FramePatch): Promise<void>;
   insertToolCall(call: NewToolCall): Promise<void>;

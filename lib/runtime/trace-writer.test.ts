@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { FrameRow, NewFrame, RuntimeStore, SavedTurn, ToolCallRow, TurnRow } from "./store";
+import type { FrameRow, NewFrame, RunEndRow, RuntimeStore, SavedTurn, ToolCallRow, TurnRow } from "./store";
 import { createTraceWriter } from "./trace-writer";
 
-type Batch = { frames: FrameRow[]; toolCalls: ToolCallRow[]; frameUpdates?: FrameRow[]; toolCallUpdates?: ToolCallRow[]; turns?: TurnRow[] };
+type Batch = { frames: FrameRow[]; toolCalls: ToolCallRow[]; frameUpdates?: FrameRow[]; toolCallUpdates?: ToolCallRow[]; turns?: TurnRow[]; runEnds?: RunEndRow[] };
 
 /** Records the batches a writer sends; `fail` makes the next writes throw. */
 function recordingStore(options: { fail?: number; delayMs?: number } = {}) {
@@ -256,6 +256,45 @@ describe("createTraceWriter", () => {
     replace = true;
     writer.insertFrame(frame("with-nul"));
     await writer.flush();
+    expect(writer.alteredWrites()).toBe(1);
+  });
+
+  it("ends a run in the batch with its last rows, at once, and keeps the end queued while writes fail", async () => {
+    const { store, batches } = recordingStore({ fail: 1 });
+    const writer = createTraceWriter(store, () => {}, { lingerMs: 1_000 });
+    writer.insertFrame(frame("root"));
+    writer.updateFrame("root", { status: "succeeded", output: "done", endedAt: new Date(9) });
+    const started = Date.now();
+    await writer.finishRun("run", { status: "succeeded", output: "done", endedAt: new Date(9), frameCount: 1, inputTokens: 3, outputTokens: 4 });
+    // Not held for the linger: the end is written as a flush is.
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.frames.map((f) => [f.id, f.status])).toEqual([["root", "succeeded"]]);
+    expect(batches[0]!.runEnds).toEqual([{ runId: "run", status: "succeeded", output: "done", endedAt: new Date(9), frameCount: 1, inputTokens: 3, outputTokens: 4 }]);
+  });
+
+  it("stores a run end the database refuses with its output and error replaced by the reason", async () => {
+    const batches: Batch[] = [];
+    const store = {
+      async writeTraceBatch(batch: Batch) {
+        if (batch.runEnds?.some((r) => JSON.stringify(r.output ?? null).includes("poison"))) throw new Error("unsupported value");
+        batches.push(structuredClone(batch));
+      },
+    } as unknown as RuntimeStore;
+    const writer = createTraceWriter(store);
+    writer.insertFrame(frame("root"));
+    await writer.finishRun("run", { status: "failed", output: { text: "poison" }, error: { code: "tool_error", message: "poison" }, endedAt: new Date(2) });
+    expect(batches.flatMap((b) => b.frames.map((f) => f.id))).toEqual(["root"]);
+    const ends = batches.flatMap((b) => b.runEnds ?? []);
+    expect(ends).toEqual([
+      {
+        runId: "run",
+        status: "failed",
+        output: { unstorable: "This value could not be stored: unsupported value" },
+        error: { code: "tool_error", message: "This value could not be stored: unsupported value" },
+        endedAt: new Date(2),
+      },
+    ]);
     expect(writer.alteredWrites()).toBe(1);
   });
 

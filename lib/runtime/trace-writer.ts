@@ -1,4 +1,4 @@
-import type { FramePatch, FrameRow, NewFrame, NewToolCall, RuntimeStore, SavedTurn, ToolCallPatch, ToolCallRow, TraceBatch, TurnRow } from "./store";
+import type { FramePatch, FrameRow, NewFrame, NewToolCall, RunEndRow, RunPatch, RuntimeStore, SavedTurn, ToolCallPatch, ToolCallRow, TraceBatch, TurnRow } from "./store";
 
 const FINAL_STATUSES = new Set(["succeeded", "failed", "denied", "cancelled"]);
 const RETRY_DELAY_MS = 100;
@@ -19,7 +19,7 @@ function unstorable(error: unknown): { unstorable: string } {
   return { unstorable: `This value could not be stored: ${reason.replaceAll("\u0000", "").slice(0, 300)}` };
 }
 
-/** The rows of a batch, one at a time, parents before children (foreign keys), then calls and turns. */
+/** The rows of a batch, one at a time, parents before children (foreign keys), then calls, turns and run ends. */
 function singleRows(batch: TraceBatch): { row: TraceBatch; withoutPayload(error: unknown): TraceBatch }[] {
   const frameWithoutPayload = (frame: FrameRow, error: unknown): FrameRow => {
     const placeholder = unstorable(error);
@@ -59,6 +59,15 @@ function singleRows(batch: TraceBatch): { row: TraceBatch; withoutPayload(error:
         turns: [{ ...turn, turn: { ...turn.turn, messages: [{ role: "assistant", content: [{ type: "text", text: unstorable(error).unstorable }] }] } }],
       }),
     })),
+    ...(batch.runEnds ?? []).map((end) => ({
+      row: { frames: [], toolCalls: [], runEnds: [end] },
+      withoutPayload: (error: unknown): TraceBatch => {
+        const placeholder = unstorable(error);
+        const stripped: RunEndRow = { ...end, output: end.output === undefined || end.output === null ? end.output : placeholder };
+        if (end.error) stripped.error = { code: end.error.code, message: placeholder.unstorable };
+        return { frames: [], toolCalls: [], runEnds: [stripped] };
+      },
+    })),
   ];
 }
 
@@ -86,6 +95,11 @@ export interface TraceWriter {
   /** Resolves once everything recorded so far is written; the batch goes out at once. */
   flush(): Promise<void>;
   /**
+   * Ends a run: resolves once everything recorded so far is written, and the run's end with it,
+   * in the same statement as its last trace rows (one round trip, not two).
+   */
+  finishRun(runId: string, patch: RunPatch): Promise<void>;
+  /**
    * How many writes so far stored something other than what was recorded: a value jsonb cannot
    * hold, stored as U+FFFD, or a row the database refused, stored with its payload replaced.
    */
@@ -101,6 +115,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   const pendingFrames = new Set<string>();
   const pendingCalls = new Set<string>();
   const pendingTurns = new Map<string, TurnRow>();
+  const pendingRunEnds = new Map<string, RunEndRow>();
   // Rows already in the database: a batch sends them with only what can still change.
   const storedFrames = new Set<string>();
   const storedCalls = new Set<string>();
@@ -117,7 +132,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
   // An urgent waiter (a flush) has its batch written at once; the others wait out the linger.
   let waiters: { upTo: number; urgent: boolean; resolve: () => void; reject: (error: unknown) => void }[] = [];
 
-  const hasPending = () => pendingFrames.size > 0 || pendingCalls.size > 0 || pendingTurns.size > 0;
+  const hasPending = () => pendingFrames.size > 0 || pendingCalls.size > 0 || pendingTurns.size > 0 || pendingRunEnds.size > 0;
 
   const settleWaiters = () => {
     const done = waiters.filter((w) => w.upTo <= written);
@@ -161,9 +176,11 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     const frameIds = [...pendingFrames];
     const callKeys = [...pendingCalls];
     const turns = [...pendingTurns];
+    const runEnds = [...pendingRunEnds];
     pendingFrames.clear();
     pendingCalls.clear();
     pendingTurns.clear();
+    pendingRunEnds.clear();
     const batch: TraceBatch = { frames: [], toolCalls: [] };
     const frameUpdates: FrameRow[] = [];
     const callUpdates: ToolCallRow[] = [];
@@ -172,6 +189,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
     if (frameUpdates.length > 0) batch.frameUpdates = frameUpdates;
     if (callUpdates.length > 0) batch.toolCallUpdates = callUpdates;
     if (turns.length > 0) batch.turns = turns.map(([, row]) => row);
+    if (runEnds.length > 0) batch.runEnds = runEnds.map(([, row]) => row);
     let isWritten = false;
     writing = (async () => {
       try {
@@ -210,6 +228,7 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       for (const key of callKeys) pendingCalls.add(key);
       // A turn saved again since this batch left is newer than the one that failed.
       for (const [key, row] of turns) if (!pendingTurns.has(key)) pendingTurns.set(key, row);
+      for (const [key, row] of runEnds) if (!pendingRunEnds.has(key)) pendingRunEnds.set(key, row);
       if (failures >= MAX_CONSECUTIVE_FAILURES) {
         // Waiters learn that their rows could not be written; the rows stay queued.
         for (const waiter of waiters.splice(0)) waiter.reject(lastError);
@@ -293,6 +312,11 @@ export function createTraceWriter(store: RuntimeStore, onError: (error: unknown)
       return waitFor(false);
     },
     flush,
+    finishRun(runId, patch) {
+      pendingRunEnds.set(runId, { runId, ...patch });
+      changed();
+      return flush();
+    },
     alteredWrites: () => altered,
     isFailing: () => failures >= MAX_CONSECUTIVE_FAILURES,
   };
