@@ -7,11 +7,15 @@ import { assertCan, scopeFor, type Actor } from "../actor";
 import { parseInput } from "./prompt-loop";
 
 const blankAsUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
+/** Decimal notation, as people write a score: not hexadecimal, binary or octal, which `Number()` also reads. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 /** A form sends the value as text; JSON sends a number, or null for none. Nothing else (a boolean, say) counts as one. */
 const numberOrText = (value: unknown) => {
   const given = blankAsUndefined(value);
   if (given === null) return undefined;
-  return typeof given === "string" ? Number(given) : given;
+  if (typeof given !== "string") return given;
+  const text = given.trim();
+  return DECIMAL.test(text) ? Number(text) : given;
 };
 
 export const addScoreSchema = z

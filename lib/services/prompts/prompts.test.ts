@@ -320,6 +320,10 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       const listed = await listRunScores({ db }, viewer, { runId: result.runId });
       expect(listed.scores.map((s) => s.source)).toEqual(["human", "api"]);
       expect(listed.canScore).toBe(false);
+      // Text is read in decimal notation, as a form sends it.
+      for (const [text, value] of [[" -2.5 ", -2.5], [".5e1", 5], ["3.", 3], ["+1E2", 100]] as const) {
+        expect((await addScore({ db }, operator, { frameId: result.trace.id, name: "typed", value: text })).value).toBe(value);
+      }
       // A value up to ±1e15 is stored as given, however small; a null value with a label is no value.
       for (const value of [1e15, -1e15, -2.5e-300, 0.1]) {
         expect((await addScore({ db }, operator, { frameId: result.trace.id, name: "extreme", value, source: "api" })).value).toBe(value);
@@ -336,7 +340,7 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       expect(await outcome(addScore({ db }, auditor, { frameId: result.trace.id, value: 1 }))).toBe("forbidden");
       expect(await outcome(addScore({ db }, outsider, { frameId: result.trace.id, value: 1 }))).toBe("not_found");
       expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, comment: "no value" }))).toBe("invalid_input");
-      for (const value of [true, "high", Number.POSITIVE_INFINITY, [1], 1e16, -1e308, "1e308"]) {
+      for (const value of [true, "high", Number.POSITIVE_INFINITY, [1], 1e16, -1e308, "1e308", "0x10", "0b1", "0o7", "Infinity", "1_000", "1.2.3"]) {
         expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, value: value as number }))).toBe("invalid_input");
       }
       expect(await outcome(addScore({ db }, operator, { frameId: "not-a-frame", value: 1 }))).toBe("not_found");
