@@ -1,11 +1,32 @@
 import { NextResponse, type NextRequest } from "next/server";
 
+/** The largest body a server action takes: `experimental.serverActions.bodySizeLimit` in next.config.js ("2mb"). */
+export const ACTION_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
+
 /**
- * Sends visitors without a session cookie to the login page before any page renders. This is
- * only the fast path: every page, action and route handler verifies the session itself, so a
- * forged or expired cookie gets no further than this check lets it.
+ * Paths that answer for themselves without a session: API routes (401 JSON or a bearer token),
+ * the login page, static assets and the published signing keys (which a bundle's recipient checks).
+ */
+const PUBLIC_PATH = /^\/(api\/|login(\/|$)|\.well-known\/|_next\/|favicon\.ico$|robots\.txt$)/;
+
+/**
+ * Refuses a server action whose body is larger than actions take, with 413 and a plain reason,
+ * before Next reads it (Next would answer 500). Then sends visitors without a session cookie to
+ * the login page before any page renders. This is only the fast path: every page, action and
+ * route handler verifies the session itself, so a forged or expired cookie gets no further than
+ * this check lets it.
  */
 export function proxy(request: NextRequest) {
+  if (request.method === "POST" && request.headers.has("next-action")) {
+    const length = Number(request.headers.get("content-length") ?? "0");
+    if (length > ACTION_BODY_LIMIT_BYTES) {
+      return new NextResponse(`The request body is ${length} bytes; a form sends at most ${ACTION_BODY_LIMIT_BYTES} bytes.\n`, {
+        status: 413,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    }
+  }
+  if (PUBLIC_PATH.test(request.nextUrl.pathname)) return NextResponse.next();
   const hasSession = request.cookies.getAll().some(({ name }) => /^(__Secure-)?authjs\.session-token(\.\d+)?$/.test(name));
   if (hasSession) return NextResponse.next();
   const login = new URL("/login", request.url);
@@ -15,8 +36,6 @@ export function proxy(request: NextRequest) {
 }
 
 export const config = {
-  // API routes answer for themselves (401 JSON or a bearer token), and the login page, static
-  // assets and the published signing keys (which a bundle's recipient checks) must stay
-  // reachable without a session.
-  matcher: ["/((?!api/|login|\\.well-known/|_next/static|_next/image|favicon\\.ico|robots\\.txt).*)"],
+  // Every request but static assets and API routes: the login page's own action is held to the same body limit.
+  matcher: ["/((?!api/|_next/static|_next/image|favicon\\.ico|robots\\.txt).*)"],
 };

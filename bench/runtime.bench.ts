@@ -663,7 +663,7 @@ export async function benchRuntime(): Promise<Section> {
   }
   notes.push(
     "How the store keeps statements few: the authorization and prompt reads of frames dispatched together share one query; " +
-      "a trace batch writes frames, tool calls and conversation turns in one statement; the audit append is one statement. " +
+      "a trace batch writes frames, tool calls and conversation turns in one statement, and the last one of a run ends the run in it too; the run's start and its audit event are one statement. " +
       "On PGlite, loops, prompt states and realm roles are also kept between reads until the database announces a change to their tables " +
       "(this process is the database's only one, and hears of each change before its writer is told it is done), " +
       "and trace batches are built and written on the database's own thread.",

@@ -144,6 +144,16 @@ test("anonymous visitors are sent to the login page and the API refuses them", a
   expect(await keys.json()).toMatchObject({ keys: expect.any(Array) as unknown[] });
 });
 
+test("a server action posted with a body larger than actions take gets 413 and a plain reason", async ({ page }) => {
+  await signIn(page, "alice");
+  const tooLarge = "x".repeat(2 * 1024 * 1024 + 1);
+  for (const path of ["/loops/demo-echo", "/login"]) {
+    const response = await page.request.post(path, { headers: { "next-action": "0123456789abcdef", "content-type": "text/plain" }, data: tooLarge, maxRedirects: 0 });
+    expect(response.status(), path).toBe(413);
+    expect(await response.text()).toContain("a form sends at most 2097152 bytes");
+  }
+});
+
 test("signing in returns to the page that was asked for, and signing out ends the session", async ({ page }) => {
   await page.goto("/runs");
   await page.getByLabel("Username").fill("otto");
