@@ -64,6 +64,14 @@ describe.each(DATABASE_KINDS)("executor on %s", (kind) => {
       { path: "llm.tools[0].loopRef", message: 'loop "does-not-exist" does not exist' },
     ]);
     expect(await rt.store.getLoop("caller")).toBeNull();
+
+    const lookahead = await rt.registry
+      .register({ id: "guarded", type: "http", realm: "clinic", inputSchema: { type: "object", properties: { user: { type: "string", pattern: "^(?!admin)" } } }, http: { method: "GET", url: `${httpUrl}/x` } })
+      .catch((e: unknown) => e);
+    expect(isAppError(lookahead, "invalid_definition")).toBe(true);
+    expect((lookahead as { issues: { path: string; message: string }[] }).issues).toEqual([
+      { path: "inputSchema", message: expect.stringContaining("not a valid JSON Schema: Patterns run on RE2, which has no lookaround") as string },
+    ]);
   });
 
   it("makes a new revision only when the definition changes, and a prompt version only when the prompt does", async () => {

@@ -1,4 +1,5 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from "ajv";
+import { RE2JS, RE2JSSyntaxException } from "re2js";
 import { canonicalJson } from "../canonical-json";
 import type { AppErrorIssue } from "../errors";
 
@@ -10,8 +11,23 @@ export interface SchemaValidator {
   validate(schema: Record<string, unknown>, value: unknown): AppErrorIssue[];
 }
 
+/**
+ * The engine of `pattern` and `patternProperties`: RE2, whose matching time grows linearly with
+ * the input. A pattern a maintainer registers cannot make a caller's input stall the process, as
+ * a backtracking engine could (`^(a+)+$` against a few dozen characters takes hours). RE2 has no
+ * lookaround and no backreferences: a schema using them is refused when the loop is registered.
+ */
+const linearTimePatterns: NonNullable<NonNullable<Options["code"]>["regExp"]> = Object.assign(
+  (pattern: string) => {
+    const compiled = RE2JS.compile(RE2JS.translateRegExp(pattern));
+    // Ajv keys compiled patterns by their text.
+    return { test: (text: string) => compiled.test(text), toString: () => `re2:${pattern}` };
+  },
+  { code: "re2js" },
+);
+
 export function createSchemaValidator(): SchemaValidator {
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  const ajv = new Ajv({ allErrors: true, strict: false, code: { regExp: linearTimePatterns } });
   const compiled = new Map<string, ValidateFunction>();
   // A loop's schema object is the same for every frame of it: found without serialising it again.
   const bySchemaObject = new WeakMap<object, ValidateFunction>();
@@ -29,17 +45,28 @@ export function createSchemaValidator(): SchemaValidator {
     return fn;
   };
 
+  const problemWith = (error: unknown): AppErrorIssue => {
+    if (error instanceof RE2JSSyntaxException) return { path: "", message: `Patterns run on RE2, which has no lookaround or backreferences: ${error.message}` };
+    return { path: "", message: error instanceof Error ? error.message : String(error) };
+  };
+
   return {
     checkSchema(schema) {
       try {
         compile(schema);
         return [];
       } catch (error) {
-        return [{ path: "", message: error instanceof Error ? error.message : String(error) }];
+        return [problemWith(error)];
       }
     },
     validate(schema, value) {
-      const fn = compile(schema);
+      let fn: ValidateFunction;
+      try {
+        fn = compile(schema);
+      } catch (error) {
+        // A schema registered before patterns ran on RE2 may no longer compile: say so, for every value.
+        return [{ path: "", message: `The schema cannot be checked: ${problemWith(error).message}` }];
+      }
       if (fn(value)) return [];
       return (fn.errors ?? []).map(toIssue);
     },
