@@ -59,3 +59,26 @@ export function isAppError(value: unknown, code?: AppErrorCode): value is AppErr
 export function formatIssues(issues: AppErrorIssue[]): string {
   return issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("\n");
 }
+
+/** What a text field may not hold: PostgreSQL stores no NUL character, in text or in jsonb. */
+export const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
+
+/** Whether a string holds a character no text column can store. */
+export function hasNul(text: string): boolean {
+  return text.includes("\u0000");
+}
+
+/**
+ * The database's refusal of a NUL character in text (22021) or in jsonb (22P05), found through
+ * the query wrapper's causes, as the caller's invalid input; null for any other error. Fields
+ * that can be checked beforehand are; this covers whatever text reaches the database unchecked.
+ */
+export function nulRefusal(error: unknown): AppError | null {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if ((code === "22021" && /0x00/.test(cause.message)) || (code === "22P05" && /\\u0000/.test(cause.message + String((cause as { detail?: unknown }).detail ?? "")))) {
+      return new AppError("invalid_input", `Text ${NUL_MESSAGE}`, { cause: error });
+    }
+  }
+  return null;
+}

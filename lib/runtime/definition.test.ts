@@ -17,6 +17,31 @@ describe("parseLoopDefinition", () => {
     expect(d.limits).toEqual({ timeoutMs: 120_000, maxDepth: 8 });
   });
 
+  it("refuses text no database can store (U+0000) wherever it is, with its path, beside the other problems", () => {
+    const error = (() => {
+      try {
+        parseLoopDefinition({
+          id: "nul",
+          type: "llm",
+          realm: "clinic",
+          inputSchema: { type: "object", properties: { "q\u0000": { type: "string", description: "a\u0000" } } },
+          llm: { model: "", systemPrompt: "before\u0000after" },
+        });
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(isAppError(error, "invalid_definition")).toBe(true);
+    expect((error as { issues: unknown[] }).issues).toEqual(
+      expect.arrayContaining([
+        { path: "llm.model", message: expect.any(String) as string },
+        { path: "llm.systemPrompt", message: "must not contain the NUL character (U+0000)" },
+        { path: "inputSchema.properties.q\u0000", message: "key must not contain the NUL character (U+0000)" },
+        { path: "inputSchema.properties.q\u0000.description", message: "must not contain the NUL character (U+0000)" },
+      ]),
+    );
+  });
+
   it("reports every problem at once with its path", () => {
     try {
       parseLoopDefinition({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AppError, type AppErrorIssue } from "../errors";
+import { AppError, hasNul, NUL_MESSAGE, type AppErrorIssue } from "../errors";
 import { CLIENT_HEADERS, HEADER_NAME, INVALID_HEADER_VALUE, trimHeaderValue } from "./http-headers";
 import { urlTemplateProblem } from "./template";
 
@@ -195,13 +195,43 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
+ * Text in a definition that no database column can store, wherever it is (a prompt, a schema, a
+ * template, a key): each with its path. Walked without recursion, as a schema may nest deeply,
+ * and each object once.
+ */
+function nulIssues(input: unknown): AppErrorIssue[] {
+  const issues: AppErrorIssue[] = [];
+  const stack: [unknown, PropertyKey[]][] = [[input, []]];
+  const seen = new Set<object>();
+  while (stack.length > 0 && issues.length < 20) {
+    const [value, path] = stack.pop()!;
+    if (value !== null && typeof value === "object") {
+      if (seen.has(value)) continue;
+      seen.add(value);
+    }
+    if (typeof value === "string") {
+      if (hasNul(value)) issues.push({ path: formatPath(path), message: NUL_MESSAGE });
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => stack.push([item, [...path, i]]));
+    } else if (value !== null && typeof value === "object") {
+      for (const [key, item] of Object.entries(value)) {
+        if (hasNul(key)) issues.push({ path: formatPath([...path, key]), message: `key ${NUL_MESSAGE}` });
+        stack.push([item, [...path, key]]);
+      }
+    }
+  }
+  return issues.reverse();
+}
+
+/**
  * Parses a definition and reports every problem at once, each with its path, e.g.
  * `llm.tools[1].loopRef: Required`.
  */
 export function parseLoopDefinition(input: unknown): LoopDefinition {
   const parsed = loopDefinitionSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = toIssues(parsed.error);
+  const nul = nulIssues(input);
+  if (!parsed.success || nul.length > 0) {
+    const issues = [...(parsed.success ? [] : toIssues(parsed.error)), ...nul];
     throw new AppError("invalid_definition", `Invalid loop definition:\n${issues.map((i) => `  ${i.path || "(root)"}: ${i.message}`).join("\n")}`, { issues });
   }
   const definition = parsed.data;

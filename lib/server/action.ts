@@ -1,6 +1,6 @@
 import { unstable_rethrow } from "next/navigation";
 import type { z } from "zod";
-import { AppError, isAppError, type AppErrorCode, type AppErrorIssue } from "../errors";
+import { AppError, isAppError, nulRefusal, type AppErrorCode, type AppErrorIssue } from "../errors";
 import type { Instance } from "../instance";
 import type { Actor } from "../services/actor";
 import { requireActor } from "./actor";
@@ -60,7 +60,8 @@ export function createAction<Schema extends z.ZodType, T>(
   };
 }
 
-export function toActionError(error: unknown): ActionError {
+export function toActionError(caught: unknown): ActionError {
+  const error = nulRefusal(caught) ?? caught;
   if (isAppError(error) && EXPLAINED.has(error.code)) {
     return { code: error.code, message: error.message, issues: error.issues };
   }

@@ -1,5 +1,5 @@
 import { unstable_rethrow } from "next/navigation";
-import { isAppError, type AppErrorCode } from "../errors";
+import { isAppError, nulRefusal, type AppErrorCode } from "../errors";
 
 const STATUS: Record<AppErrorCode, number> = {
   invalid_definition: 422,
@@ -25,7 +25,8 @@ export async function handleRoute(body: () => Promise<Response>): Promise<Respon
   }
 }
 
-export function errorResponse(error: unknown): Response {
+export function errorResponse(caught: unknown): Response {
+  const error = nulRefusal(caught) ?? caught;
   if (isAppError(error) && error.code !== "internal") {
     return Response.json(
       { error: { code: error.code, message: error.message, ...(error.issues.length > 0 ? { issues: error.issues } : {}) } },

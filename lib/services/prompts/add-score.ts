@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Db } from "../../../db/client";
 import { getFrameForScoring, insertScore, type Score } from "../../../db/queries/scores";
-import { AppError } from "../../errors";
+import { AppError, hasNul, NUL_MESSAGE } from "../../errors";
 import { SCORE_LIMIT } from "../../runtime/evaluators";
 import { assertCan, scopeFor, type Actor } from "../actor";
 import { parseInput } from "./prompt-loop";
@@ -21,7 +21,7 @@ const numberOrText = (value: unknown) => {
 export const addScoreSchema = z
   .object({
     frameId: z.uuid(),
-    name: z.string().trim().min(1).max(100).default("quality"),
+    name: z.string().trim().min(1).max(100).refine((text) => !hasNul(text), NUL_MESSAGE).default("quality"),
     value: z.preprocess(
       numberOrText,
       z
@@ -31,8 +31,8 @@ export const addScoreSchema = z
         .max(SCORE_LIMIT, `must be from -${SCORE_LIMIT} to ${SCORE_LIMIT}`)
         .optional(),
     ),
-    label: z.preprocess(blankAsUndefined, z.string().trim().max(100).optional()),
-    comment: z.string().trim().max(10_000).default(""),
+    label: z.preprocess(blankAsUndefined, z.string().trim().max(100).refine((text) => !hasNul(text), NUL_MESSAGE).optional()),
+    comment: z.string().trim().max(10_000).refine((text) => !hasNul(text), NUL_MESSAGE).default(""),
     /** Set by the adapter, never by the person: `human` in the console, `api` over the REST API. */
     source: z.enum(["human", "api"]).default("human"),
   })

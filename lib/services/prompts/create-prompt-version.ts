@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Db } from "../../../db/client";
 import { appendAuditEvent } from "../../../db/queries/audit";
 import { insertPromptVersion, lockLoopForPrompts } from "../../../db/queries/prompts";
-import { AppError } from "../../errors";
+import { AppError, hasNul, NUL_MESSAGE } from "../../errors";
 import type { PromptVersion } from "../../runtime/types";
 import type { Actor } from "../actor";
 import { auditActor, findPromptLoop, inTransaction, loopIdField, parseInput } from "./prompt-loop";
@@ -12,11 +12,11 @@ const blankAsUndefined = (value: unknown) => (typeof value === "string" && value
 
 export const createPromptVersionSchema = z.object({
   loopId: loopIdField,
-  systemPrompt: z.string().max(200_000, "A system prompt is limited to 200,000 characters"),
-  model: z.string().trim().min(1, "Name the model").max(200),
+  systemPrompt: z.string().max(200_000, "A system prompt is limited to 200,000 characters").refine((text) => !hasNul(text), NUL_MESSAGE),
+  model: z.string().trim().min(1, "Name the model").max(200).refine((text) => !hasNul(text), NUL_MESSAGE),
   maxTokens: z.coerce.number().int().min(1).max(128_000),
   temperature: z.preprocess(blankAsUndefined, z.coerce.number().min(0).max(1).optional()),
-  message: z.string().trim().max(2000).default(""),
+  message: z.string().trim().max(2000).refine((text) => !hasNul(text), NUL_MESSAGE).default(""),
 });
 export type CreatePromptVersionInput = z.input<typeof createPromptVersionSchema>;
 

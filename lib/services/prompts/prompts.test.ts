@@ -109,6 +109,9 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       expect(await outcome(newVersion(outsider, "triage", "x"))).toBe("not_found");
       expect(await outcome(newVersion(maintainer, "fetch-cases", "x"))).toBe("invalid_request");
       expect(await outcome(createPromptVersion({ db }, maintainer, { loopId: "triage", systemPrompt: "x", model: "", maxTokens: 0 }))).toBe("invalid_input");
+      for (const nul of [{ systemPrompt: "a\u0000b" }, { message: "why\u0000" }, { model: "m\u0000" }]) {
+        expect(await outcome(createPromptVersion({ db }, maintainer, { loopId: "triage", systemPrompt: "x", model: "m", maxTokens: 10, ...nul }))).toBe("invalid_input");
+      }
       expect(await outcome(createPromptVersion({ db }, maintainer, { loopId: "triage", systemPrompt: "x", model: "m", maxTokens: 10, temperature: "3" }))).toBe("invalid_input");
     });
 
@@ -340,6 +343,9 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       expect(await outcome(addScore({ db }, auditor, { frameId: result.trace.id, value: 1 }))).toBe("forbidden");
       expect(await outcome(addScore({ db }, outsider, { frameId: result.trace.id, value: 1 }))).toBe("not_found");
       expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, comment: "no value" }))).toBe("invalid_input");
+      for (const nul of [{ comment: "a\u0000b" }, { label: "up\u0000" }, { name: "q\u0000" }]) {
+        expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, value: 1, ...nul }))).toBe("invalid_input");
+      }
       for (const value of [true, "high", Number.POSITIVE_INFINITY, [1], 1e16, -1e308, "1e308", "0x10", "0b1", "0o7", "Infinity", "1_000", "1.2.3"]) {
         expect(await outcome(addScore({ db }, operator, { frameId: result.trace.id, value: value as number }))).toBe("invalid_input");
       }
