@@ -98,6 +98,29 @@ export function pgliteDatabase(pglite: PgliteClient): SqlDatabase {
   };
 }
 
+/** PostgreSQL rolled the transaction back to break a deadlock (40P01) or a serialization conflict (40001): run again, it can succeed. */
+export function isTransactionConflict(error: unknown): boolean {
+  const cause: unknown = error instanceof InfrastructureError ? error.cause : error;
+  const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
+  return code === "40P01" || code === "40001";
+}
+
+/**
+ * A transaction that is run again when PostgreSQL rolls it back for a deadlock or a
+ * serialization conflict, after a short randomised pause so that the two sides do not meet
+ * again in step. `fn` must only write through `tx`: each attempt starts from scratch.
+ */
+export async function transactionRetryingConflicts<T>(db: SqlDatabase, fn: (tx: SqlExecutor) => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(fn);
+    } catch (error) {
+      if (attempt >= attempts || !isTransactionConflict(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt * (0.5 + Math.random())));
+    }
+  }
+}
+
 /**
  * A pooled connection that breaks while checked out (its backend terminated, the network gone)
  * emits `error` with no listener left to hear it, which would end the process. Every connection

@@ -10,7 +10,7 @@ import { createClusterExecutor, type ClusterExecutor } from "./executor";
 import { childFrameId } from "./ids";
 import { createBoss, ensureQueues, frameStepJob, type StepJobInsert } from "./queue";
 import { handleDatabase, type SqlDatabase } from "./sql";
-import { admitFrame, claimFrame, finishFrame, loadFrame, saveToolTurn, type FinishContext, type FrameState } from "./state";
+import { admitFrame, claimFrame, endRunEarly, finishFrame, loadFrame, saveToolTurn, type FinishContext, type FrameState } from "./state";
 
 const isPostgresSkipped = process.env.LOOPSTACKS_TEST_SKIP_POSTGRES === "1";
 
@@ -125,6 +125,56 @@ describe.skipIf(isPostgresSkipped)("resuming a parent when its last tool call is
     await db.transaction((tx) => succeed(tx, children[1]!));
     expect(enqueued.filter((id) => id === resumption)).toHaveLength(1);
     expect(await openCount(parent.id)).toBeNull();
+  });
+
+  /** `db`, counting the transactions begun through it. */
+  function countingTransactions(): { db: SqlDatabase; count: () => number } {
+    let count = 0;
+    return {
+      db: { query: (text, params) => db.query(text, params), transaction: (fn) => (count++, db.transaction(fn)) },
+      count: () => count,
+    };
+  }
+
+  const cancelled = { status: "cancelled" as const, error: { code: "cancelled", message: "stop" } };
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("cancels a run while a child is ending: the cancel takes the frames children first, as the child does, and meets no deadlock", async () => {
+    const { parent, children } = await parentWaitingForTwo();
+    const counting = countingTransactions();
+    let cancel!: Promise<boolean>;
+    // The child's ending holds its own row, then (once the cancel waits) wants its parent's.
+    await db.transaction(async (tx) => {
+      await tx.query(`update frames set turns = turns where id = $1`, [children[0]!.id]);
+      cancel = endRunEarly(counting.db, parent.runId, cancelled, new Date());
+      await pause(300);
+      expect(await succeed(tx, children[0]!)).toBe(true);
+    });
+    expect(await cancel).toBe(true);
+    expect(counting.count()).toBe(1);
+    const { rows } = await db.query<{ id: string; status: string }>(`select id, status from frames where run_id = $1 order by depth, id`, [parent.runId]);
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [parent.id]: "cancelled", [children[0]!.id]: "succeeded", [children[1]!.id]: "cancelled" });
+    expect((await db.query<{ status: string }>(`select status from runs where id = $1`, [parent.runId])).rows[0]!.status).toBe("cancelled");
+  });
+
+  it("cancels a run even when PostgreSQL breaks a deadlock by rolling the cancel back: the cancel runs again", async () => {
+    const { parent } = await parentWaitingForTwo();
+    const counting = countingTransactions();
+    let cancel!: Promise<boolean>;
+    // Another transaction takes the root frame, then the run row (as a root frame's ending does), and gives up.
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(`update frames set turns = turns where id = $1`, [parent.id]);
+        cancel = endRunEarly(counting.db, parent.runId, cancelled, new Date());
+        await pause(300);
+        await tx.query(`update runs set frame_count = frame_count where id = $1`, [parent.runId]);
+        throw new Error("gave up");
+      }),
+    ).rejects.toThrow("gave up");
+    expect(await cancel).toBe(true);
+    expect(counting.count()).toBeGreaterThan(1);
+    const { rows } = await db.query<{ status: string; n: number }>(`select status, count(*)::int as n from frames where run_id = $1 group by status`, [parent.runId]);
+    expect(rows).toEqual([{ status: "cancelled", n: 3 }]);
   });
 
   it("answers nothing twice: a replayed ending neither counts again nor resumes again", async () => {

@@ -4,7 +4,7 @@ import { limitsSchema } from "../runtime/definition";
 import type { RealmMapping } from "./catalog";
 import { enqueueSteps, frameStepJob, FRAMES_ENDED_CHANNEL, RUN_CANCELLED_CHANNEL, RUN_ENDED_CHANNEL, WORK_CHANNEL, type StepJobInsert } from "./queue";
 import { storableJson } from "../runtime/storable.mjs";
-import { json, type SqlDatabase, type SqlExecutor } from "./sql";
+import { json, transactionRetryingConflicts, type SqlDatabase, type SqlExecutor } from "./sql";
 
 /**
  * The run state the cluster keeps in the same tables as the in-process executor, so a trace
@@ -715,9 +715,14 @@ export interface RunEnding {
  * Ends a run and every frame still queued or running in it, in one transaction (with
  * `alongside`, if given), then tells the workers (which abort what they are executing for it)
  * and the waiting callers. Returns false when the run had already ended.
+ *
+ * After the run row, the live frames are locked children first (deepest first, then by id), as
+ * a finishing child takes its own row before its parent's; a deadlock left with another order
+ * (a root frame ending, an MCP tool call answered) rolls the transaction back and it runs again,
+ * so the ending is never lost.
  */
 export async function endRunEarly(db: SqlDatabase, runId: string, ending: RunEnding, at: Date, alongside?: (tx: SqlExecutor) => Promise<void>): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  return transactionRetryingConflicts(db, async (tx) => {
     await alongside?.(tx);
     const { rows } = await tx.query(
       `update runs set status = $2, error = $3::jsonb, ended_at = $4, cancel_requested_at = coalesce(cancel_requested_at, $4)
@@ -725,6 +730,7 @@ export async function endRunEarly(db: SqlDatabase, runId: string, ending: RunEnd
       [runId, ending.status, storableJson(ending.error), at],
     );
     if (rows.length === 0) return false;
+    await tx.query(`select id from frames where run_id = $1 and status in ${LIVE} order by depth desc, id for update`, [runId]);
     if (ending.culprit) {
       await tx.query(
         `update frames set status = 'failed', error = $2::jsonb, ended_at = $3, lease_owner = null, lease_expires_at = null,
