@@ -35,35 +35,41 @@ export async function isWithinConcurrency(db: SqlExecutor, limits: ClusterLimits
 
 /**
  * A per-model token bucket. Each live worker holds an equal share of the cluster's rate, so
- * the cluster as a whole stays within it without a round trip per request.
+ * the cluster as a whole stays within it without a round trip per request. A worker's buckets
+ * start empty and fill from its start, so workers starting together send no burst beyond the
+ * rate before their first heartbeat tells them how many they are.
  */
 export interface ModelRateLimiter {
-  /** 0 when a request may go now (and takes its token), else milliseconds until one may. */
-  take(model: string): number;
+  /**
+   * Milliseconds until a request may go (0: now). A wait of at most `maxWaitMs` reserves that
+   * request's slot — the bucket goes into debt, so each caller waiting at once gets a slot of its
+   * own — and the caller must send then; a longer wait reserves nothing.
+   */
+  take(model: string, maxWaitMs?: number): number;
   setLiveWorkers(count: number): void;
 }
 
 export function createModelRateLimiter(limits: ClusterLimits, now: () => number = Date.now): ModelRateLimiter {
   const perMinute = limits.modelRequestsPerMinute ?? {};
+  const startedAt = now();
   let workers = 1;
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
-    take(model) {
+    take(model, maxWaitMs = Number.POSITIVE_INFINITY) {
       const clusterRate = perMinute[model];
       if (clusterRate === undefined) return 0;
       const share = Math.max(clusterRate / workers, 1 / 60);
       const capacity = Math.max(1, Math.floor(share));
       const perMs = share / 60_000;
       const t = now();
-      const bucket = buckets.get(model) ?? { tokens: capacity, at: t };
-      bucket.tokens = Math.min(capacity, bucket.tokens + (t - bucket.at) * perMs);
-      bucket.at = t;
+      const bucket = buckets.get(model) ?? { tokens: 0, at: startedAt };
+      bucket.tokens = Math.min(capacity, bucket.tokens + Math.max(0, t - bucket.at) * perMs);
+      bucket.at = Math.max(t, bucket.at);
       buckets.set(model, bucket);
-      if (bucket.tokens >= 1) {
-        bucket.tokens -= 1;
-        return 0;
-      }
-      return Math.ceil((1 - bucket.tokens) / perMs);
+      // Less a hair, so that floating-point residue does not round a whole slot up by a millisecond.
+      const wait = bucket.tokens >= 1 ? 0 : Math.ceil((1 - bucket.tokens) / perMs - 1e-6);
+      if (wait <= maxWaitMs) bucket.tokens -= 1;
+      return wait;
     },
     setLiveWorkers(count) {
       workers = Math.max(1, count);

@@ -539,7 +539,8 @@ async function runLlmTurns(
   for (; turn <= definition.llm.maxTurns; turn++) {
     let response: ModelResponse;
     try {
-      const wait = deps.rateLimiter.take(model);
+      // A wait this step sleeps through reserves its slot; a longer one defers the step and reserves nothing.
+      const wait = deps.rateLimiter.take(model, MAX_DEFER_MS / 5);
       if (wait > MAX_DEFER_MS / 5) return defer(deps, step, wait, { id: frame.loopId, tier: frame.realmId });
       if (wait > 0) await sleepUnlessAborted(wait, signal);
       const request: ModelRequest = {
