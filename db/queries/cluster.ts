@@ -279,18 +279,30 @@ export async function getRunProgress(db: Db, params: GetRunProgressParams): Prom
 }
 
 export interface QueueHealth {
-  /** `ok`, or `degraded` when steps wait but no live worker would take them, or dead letters await handling. */
+  /**
+   * `ok`, or `degraded` when work waits — steps ready, deferred or active, or runs in progress —
+   * but no live worker would take it, or dead letters await handling.
+   */
   status: "ok" | "degraded";
   /** False until a worker or cluster executor has created the queue on this database (embedded mode). */
   isInstalled: boolean;
   workers: { live: number; lost: number };
   steps: { ready: number; deferred: number; active: number; oldestReadySeconds: number | null };
+  /** Runs queued or running (0 when runs are not counted). */
+  runs: { inProgress: number };
   /** Dead letters not yet handled by a worker (their runs not yet failed). */
   deadLettersPending: number;
 }
 
+export interface QueueHealthParams {
+  staleAfterMs?: number;
+  now?: Date;
+  /** Whether the runs in progress are the workers' to carry on: false when this process executes runs itself (`direct`). */
+  countsRunsInProgress?: boolean;
+}
+
 /** For `GET /api/health`: counts only, nothing about any realm's runs. */
-export async function getQueueHealth(db: Db, params: { staleAfterMs?: number; now?: Date } = {}): Promise<QueueHealth> {
+export async function getQueueHealth(db: Db, params: QueueHealthParams = {}): Promise<QueueHealth> {
   const now = params.now ?? new Date();
   const liveSince = new Date(now.getTime() - (params.staleAfterMs ?? DEFAULT_STALE_AFTER_MS));
   const [workers] = await rows<{ live: number; lost: number }>(
@@ -302,18 +314,26 @@ export async function getQueueHealth(db: Db, params: { staleAfterMs?: number; no
   const live = workers?.live ?? 0;
   const lost = workers?.lost ?? 0;
   if (!(await hasQueue(db))) {
-    return { status: "ok", isInstalled: false, workers: { live, lost }, steps: { ready: 0, deferred: 0, active: 0, oldestReadySeconds: null }, deadLettersPending: 0 };
+    return { status: "ok", isInstalled: false, workers: { live, lost }, steps: { ready: 0, deferred: 0, active: 0, oldestReadySeconds: null }, runs: { inProgress: 0 }, deadLettersPending: 0 };
   }
   const depths = await getQueueDepths(db);
   const steps = depths.find((d) => d.queue === STEP_QUEUE)!;
   const dead = depths.find((d) => d.queue === DEAD_LETTER_QUEUE)!;
   const deadLettersPending = dead.ready + dead.deferred + dead.active;
-  const isStarved = steps.ready > 0 && live === 0;
+  let inProgress = 0;
+  if (params.countsRunsInProgress ?? true) {
+    const [runs] = await rows<{ n: number }>(db, sql`select count(*)::int as n from runs where status in ('queued', 'running')`);
+    inProgress = runs?.n ?? 0;
+  }
+  // Active steps of lost workers, and runs whose steps are gone, wait as surely as ready ones.
+  const isWorkWaiting = steps.ready + steps.deferred + steps.active + inProgress > 0;
+  const isStarved = isWorkWaiting && live === 0;
   return {
     status: isStarved || deadLettersPending > 0 ? "degraded" : "ok",
     isInstalled: true,
     workers: { live, lost },
     steps: { ready: steps.ready, deferred: steps.deferred, active: steps.active, oldestReadySeconds: steps.oldestReadySeconds },
+    runs: { inProgress },
     deadLettersPending,
   };
 }

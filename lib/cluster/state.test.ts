@@ -1,5 +1,6 @@
 import type { PgBoss } from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getQueueHealth } from "../../db/queries/cluster";
 import { insertPromptVersion, lockLoopForPrompts, moveActivePromptVersion } from "../../db/queries/prompts";
 import { addRealmMapping, removeRealmMapping } from "../../db/queries/realms";
 import type { Identity } from "../runtime/types";
@@ -8,7 +9,7 @@ import { startInProcessEngine, type InProcessEngine } from "../../test/cluster/i
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
 import { createClusterExecutor, type ClusterExecutor } from "./executor";
 import { childFrameId } from "./ids";
-import { createBoss, ensureQueues, frameStepJob, type StepJobInsert } from "./queue";
+import { createBoss, ensureQueues, frameStepJob, STEP_QUEUE, type StepJobInsert } from "./queue";
 import { handleDatabase, type SqlDatabase } from "./sql";
 import { admitFrame, claimFrame, endRunEarly, finishFrame, loadFrame, saveToolTurn, type FinishContext, type FrameState } from "./state";
 
@@ -283,5 +284,58 @@ describe.skipIf(isPostgresSkipped)("a worker on PostgreSQL: what it reads when i
     expect(results.join(" ")).toMatch(/5/);
     expect(results.join(" ")).toMatch(/hello/);
     expect(results.join(" ")).toMatch(/30/);
+  });
+});
+
+describe.skipIf(isPostgresSkipped)("queue health on PostgreSQL: work waiting with no live worker", () => {
+  let rt: TestRuntime;
+  let boss: PgBoss;
+  let executor: ClusterExecutor;
+  let operator: Identity;
+
+  beforeAll(async () => {
+    rt = await createTestRuntime("postgres");
+    operator = await rt.grant("clinic", "operator", "pat");
+    await rt.registry.registerMany([{ id: "leaf", type: "llm", realm: "clinic", llm: { model: "claude-test" } }]);
+    boss = createBoss({ handle: rt.database }, { supervise: false });
+    await boss.start();
+    await ensureQueues(boss);
+    executor = await createClusterExecutor({ handle: rt.database, store: rt.store, boss, pollMs: 60_000 });
+  });
+
+  afterAll(async () => {
+    await executor?.close();
+    await boss?.stop({ graceful: false, close: false });
+    await rt?.closeAll();
+  });
+
+  it("is degraded while a run's step is held by a lost worker, or a run is in progress with no step at all, until a worker is live", async () => {
+    const db = handleDatabase(rt.database);
+    const heartbeat = (id: string, at: Date) =>
+      db.query(
+        `insert into workers (id, host, pid, version, started_at, heartbeat_at, current_work, processed) values ($1, 'h', 1, 'test', $2, $2, '[]'::jsonb, 0)
+         on conflict (id) do update set heartbeat_at = excluded.heartbeat_at`,
+        [id, at],
+      );
+    await heartbeat("lost", new Date(Date.now() - 60_000));
+    expect(await getQueueHealth(rt.database.db)).toMatchObject({ status: "ok", workers: { live: 0, lost: 1 }, runs: { inProgress: 0 } });
+
+    const { runId } = await executor.start("leaf", {}, { identity: operator });
+    expect(await getQueueHealth(rt.database.db)).toMatchObject({ status: "degraded", steps: { ready: 1 } });
+    // The lost worker had taken the step: it is active, and nobody will finish it.
+    const [job] = await boss.fetch(STEP_QUEUE);
+    expect(job).toBeDefined();
+    expect(await getQueueHealth(rt.database.db)).toMatchObject({ status: "degraded", workers: { live: 0 }, steps: { ready: 0, deferred: 0, active: 1 }, runs: { inProgress: 1 } });
+    // The step is gone, the run is not over.
+    await boss.complete(STEP_QUEUE, job!.id);
+    expect(await getQueueHealth(rt.database.db)).toMatchObject({ status: "degraded", steps: { ready: 0, deferred: 0, active: 0 }, runs: { inProgress: 1 } });
+    // A process that executes its runs itself does not wait for workers.
+    expect(await getQueueHealth(rt.database.db, { countsRunsInProgress: false })).toMatchObject({ status: "ok", runs: { inProgress: 0 } });
+
+    await heartbeat("live", new Date());
+    expect(await getQueueHealth(rt.database.db)).toMatchObject({ status: "ok", workers: { live: 1, lost: 1 }, runs: { inProgress: 1 } });
+    await executor.cancelRun(runId);
+    await db.query(`delete from workers where id = 'live'`);
+    expect(await getQueueHealth(rt.database.db)).toMatchObject({ status: "ok", runs: { inProgress: 0 } });
   });
 });

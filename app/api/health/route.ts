@@ -12,7 +12,7 @@ export async function GET(): Promise<Response> {
     const instance = await getInstance();
     await instance.database.db.execute(sql`select 1`);
     // Counts only: nothing about any realm's runs is public.
-    const queue = await getQueueHealth(instance.database.db);
+    const queue = await getQueueHealth(instance.database.db, { countsRunsInProgress: instance.config.execution !== "direct" });
     return Response.json(
       { status: "ok", database: instance.database.kind, model: instance.config.model.mode, version: packageJson.version, queue },
       { headers },
