@@ -61,6 +61,28 @@ describe("cluster engine in-process on PGlite", () => {
     expect(await getQueueHealth(rt.database.db)).toMatchObject({ isInstalled: true, status: "ok", workers: { live: 1 } });
   });
 
+  it("runs every frame of a loop at the revision the run first resolved, while new runs get the new one", async () => {
+    const leaf = (description: string) => ({ id: "pinned-leaf", type: "llm", realm: "clinic", description, llm: { model: "claude-test" } }) as const;
+    await rt.registry.register(leaf("first"));
+    await rt.registry.register({ id: "pinning", type: "llm", realm: "clinic", llm: { model: "claude-test", tools: [{ name: "leaf", loopRef: "pinned-leaf" }] } });
+    rt.model.setScript("pinned-leaf", () => ({ text: "leaf" }));
+    let revised = false;
+    rt.model.setScript("pinning", async (_request, ctx) => {
+      if (ctx.turn === 1 && !revised) {
+        revised = true;
+        await rt.registry.register(leaf("second"));
+        // Past the worker's cache of current revisions, so the next child would see the new one.
+        await new Promise((resolve) => setTimeout(resolve, 1_200));
+      }
+      return ctx.turn < 2 ? { toolUses: [{ name: "leaf", input: {} }] } : { text: "done" };
+    });
+    const first = await executor.run("pinning", "go", { identity: operator });
+    expect(first.status).toBe("succeeded");
+    expect(first.trace.children.map((c) => c.loop.revision)).toEqual([1, 1]);
+    const second = await executor.run("pinning", "go", { identity: operator });
+    expect(second.trace.children.map((c) => c.loop.revision)).toEqual([2, 2]);
+  });
+
   it("authorizes every child with the caller's identity: a denied child is an error result, not an escalation", async () => {
     const result = await executor.run("asks-vault", {}, { identity: operator });
     expect(result.status).toBe("succeeded");

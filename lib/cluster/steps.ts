@@ -600,6 +600,7 @@ async function runLlmTurns(
       if (plan.jobs.length > 0) {
         // Saved, enqueued and this job completed together; if the run ended meanwhile, only the job is.
         await commitStep(deps, step.job, async (tx, completion) => {
+          await holdRunRevisions(deps, tx, frame, turnPlan);
           await saveToolTurn(tx, deps.boss, turnPlan, { notify: deps.shouldNotifyPeers(), completion });
         });
         // The children and tool calls run on any worker; the last one to end enqueues the next turn.
@@ -668,6 +669,30 @@ function toolResultBlock(toolUseId: string, kind: string, output: unknown, isErr
   if (error && typeof error.message === "string") content = kind === "unknown" ? error.message : `${error.code}: ${error.message}`;
   else content = toolResultText(output);
   return { type: "tool_result", tool_use_id: toolUseId, content, ...(isError ? { is_error: true } : {}) };
+}
+
+/**
+ * A run runs every frame of one loop at one revision: the one it first reached the loop at. A
+ * child of a loop the run already has a frame of takes that frame's revision, else the current
+ * one as planned. Called in the transaction that saves the children, after taking the run's row,
+ * so that plans of the same run on other workers wait and then see the children saved here.
+ */
+async function holdRunRevisions(deps: StepDeps, tx: SqlExecutor, frame: FrameState, plan: { children: PlannedChild[]; jobs: StepJobInsert[] }): Promise<void> {
+  if (plan.children.length === 0) return;
+  await tx.query(`select id from runs where id = $1 for update`, [frame.runId]);
+  const { rows } = await tx.query<{ loop_id: string; loop_revision: number }>(
+    `select distinct on (loop_id) loop_id, loop_revision from frames where run_id = $1 and loop_id = any($2::text[]) order by loop_id, seq`,
+    [frame.runId, [...new Set(plan.children.map((c) => c.loopId))]],
+  );
+  const held = new Map(rows.map((r) => [r.loop_id, r.loop_revision]));
+  for (const [i, child] of plan.children.entries()) {
+    const revision = held.get(child.loopId);
+    if (revision === undefined || revision === child.loopRevision) continue;
+    const definition = (await deps.catalog.revision(child.loopId, revision))?.definition;
+    if (!definition) throw new Error(`Revision ${revision} of loop ${child.loopId}, which this run runs, cannot be read`);
+    plan.children[i] = { ...child, loopRevision: revision, loopType: definition.type, realmId: definition.realm };
+    for (const job of plan.jobs) if (job.data.kind === "frame" && job.data.frameId === child.id && job.group) job.group = { id: child.loopId, tier: definition.realm };
+  }
 }
 
 async function planToolCalls(
