@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -101,6 +101,54 @@ describe("loopstacks CLI", { timeout: 120_000 }, () => {
     expect(invalid.stderr).toContain("query: must be string");
     const unknown = await loopstacks("run", "no-such-loop", "--as", "alice");
     expect(unknown.code).toBe(3);
+  });
+
+  it("reads export dates strictly: exit 2 naming the flag for a bare year, prose or a day the calendar lacks", async () => {
+    dataDir = join(root, "demo");
+    const prose = await loopstacks("export", "--realm", "demo", "--from", "2026", "--to", "Dec 31 2026", "--as", "otto", "-o", join(root, "never.tar.gz"));
+    expect(prose.code).toBe(2);
+    expect(prose.stderr).toContain('--from "2026" is not accepted');
+    const rolledOver = await loopstacks("export", "--realm", "demo", "--from", "2026-02-30T00:00:00Z", "--to", "2026-03-31T00:00:00Z", "--as", "otto");
+    expect(rolledOver.code).toBe(2);
+    expect(rolledOver.stderr).toContain("--from: 2026-02-30 is not a day in the calendar");
+    const farOff = await loopstacks("export", "--realm", "demo", "--from", "2026-01-01T00:00:00Z", "--to", "+010000-01-01T00:00:00Z", "--as", "otto");
+    expect(farOff.code).toBe(2);
+    expect(farOff.stderr).toContain('--to "+010000-01-01T00:00:00Z" is not accepted');
+    expect(existsSync(join(root, "never.tar.gz"))).toBe(false);
+  });
+
+  it("exports only to a new file: a taken name is refused before anything is exported or audited, and a failed export leaves no file", async () => {
+    dataDir = join(root, "demo");
+    const range = ["--from", "2020-01-01T00:00:00Z", "--to", "9999-12-31T23:59:59Z"];
+    const exportEvents = async () => {
+      const database = await openDatabase({ dataDir: join(dataDir, "pglite") });
+      try {
+        const { rows } = await database.pglite!.query<{ count: number }>("select count(*)::int as count from audit_events where action = 'export.created'");
+        return rows[0]!.count;
+      } finally {
+        await database.close();
+      }
+    };
+    const before = await exportEvents();
+    const existing = join(root, "existing.tar.gz");
+    writeFileSync(existing, "an earlier bundle");
+    const taken = await loopstacks("export", "--realm", "demo", ...range, "--as", "otto", "-o", existing);
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toContain(`${existing} already exists`);
+    expect(readFileSync(existing, "utf8")).toBe("an earlier bundle");
+    expect(await exportEvents()).toBe(before);
+
+    const fresh = join(root, "fresh.tar.gz");
+    const unknown = await loopstacks("export", "--realm", "no-such-realm", ...range, "--as", "otto", "-o", fresh);
+    expect(unknown.code).toBe(3);
+    expect(existsSync(fresh)).toBe(false);
+
+    const exported = await loopstacks("export", "--realm", "demo", ...range, "--as", "otto", "-o", fresh);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toContain(`${fresh}: `);
+    expect(await exportEvents()).toBe(before + 1);
+    const verified = await loopstacks("verify", fresh);
+    expect(verified.code, verified.stdout).toBe(0);
   });
 
   it("rotates signing keys and keeps the retired ones listed", async () => {

@@ -1,9 +1,11 @@
-import { createWriteStream, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { AppError } from "../../lib/errors";
 import { exportBundle, type ExportBundleInput } from "../../lib/export/export-bundle";
+import { INSTANT_EXAMPLE, parseInstant } from "../../lib/export/instant";
+import { createOutputFile, type OutputFile } from "../../lib/export/output-file";
 import { resolveActor } from "../../lib/services/actor";
 import { identityFor, withInstance } from "../context";
 
@@ -22,12 +24,15 @@ export function softwareVersion(): string {
   return typeof pkg.version === "string" ? pkg.version : "unknown";
 }
 
+/** The same reading as the REST API's and the console's (`lib/export/instant.ts`). */
 function parseTime(value: string | undefined, flag: string): Date {
-  const date = value === undefined ? new Date(Number.NaN) : new Date(value);
-  if (Number.isNaN(date.getTime())) {
-    throw new AppError("invalid_request", `${flag} must be an ISO-8601 time, e.g. 2026-01-31T00:00:00Z`, { issues: [{ path: flag, message: "must be an ISO-8601 time" }] });
+  const result = value === undefined ? { ok: false as const, message: "is required with --realm" } : parseInstant(value);
+  if (!result.ok) {
+    throw new AppError("invalid_request", `${flag} ${value === undefined ? "is required" : `"${value}" is not accepted`}: an ISO-8601 date and time with its zone, e.g. ${INSTANT_EXAMPLE}`, {
+      issues: [{ path: flag, message: result.message }],
+    });
   }
-  return date;
+  return result.date;
 }
 
 function exportInput(options: ExportOptions): ExportBundleInput {
@@ -54,30 +59,47 @@ export function register(program: Command): void {
     .option("-o, --output <file>", "where to write the archive, or - for standard output (default: ./<bundle>.tar.gz)")
     .action(async (options: ExportOptions) => {
       const input = exportInput(options);
-      await withInstance(
-        async (instance) => {
-          const actor = await resolveActor(instance.database.db, await identityFor(instance, options.as));
-          const bundle = await exportBundle(
-            { db: instance.database.db, instanceSecret: instance.instanceSecret, softwareVersion: softwareVersion() },
-            actor,
-            input,
-          );
-          const toStdout = options.output === "-";
-          const path = toStdout ? null : resolve(options.output ?? bundle.fileName);
-          try {
-            await pipeline(bundle.archive(), toStdout ? process.stdout : createWriteStream(path!, { flags: "wx", mode: 0o600 }), { end: !toStdout });
-          } finally {
-            await bundle.dispose();
-          }
-          const { manifest } = bundle;
-          const chain = manifest.auditChain ? `audit events ${manifest.auditChain.firstSeq}–${manifest.auditChain.lastSeq}` : "no audit events";
-          // Standard output may be the archive itself; the summary goes to standard error.
-          const log = toStdout ? console.error : console.log;
-          log(`${path ?? "(standard output)"}: ${manifest.runs} runs, ${manifest.frames} frames, ${chain}`);
-          log(`signed by key ${manifest.signingKeyId}; manifest sha256 ${bundle.manifestSha256}`);
-          log(`check it with: loopstacks verify ${path ?? "<file>"}`);
-        },
-        { seedDemo: false, recoverInterruptedRuns: false },
-      );
+      const toStdout = options.output === "-";
+      // A file named with -o is claimed before the instance opens, the default name as soon as it
+      // is known: either way before anything is exported or audited, so a taken name costs nothing.
+      let output: OutputFile | null = options.output && !toStdout ? await createOutputFile(resolve(options.output)) : null;
+      try {
+        await withInstance(
+          async (instance) => {
+            const actor = await resolveActor(instance.database.db, await identityFor(instance, options.as));
+            const claimOutput = async (fileName: string) => {
+              output = await createOutputFile(resolve(fileName));
+            };
+            const bundle = await exportBundle(
+              {
+                db: instance.database.db,
+                instanceSecret: instance.instanceSecret,
+                softwareVersion: softwareVersion(),
+                ...(toStdout || output ? {} : { claimOutput }),
+              },
+              actor,
+              input,
+            );
+            try {
+              await pipeline(bundle.archive(), output ? output.writable() : process.stdout, { end: !toStdout });
+            } finally {
+              await bundle.dispose();
+            }
+            const path = output?.path ?? null;
+            const { manifest } = bundle;
+            const chain = manifest.auditChain ? `audit events ${manifest.auditChain.firstSeq}–${manifest.auditChain.lastSeq}` : "no audit events";
+            // Standard output may be the archive itself; the summary goes to standard error.
+            const log = toStdout ? console.error : console.log;
+            log(`${path ?? "(standard output)"}: ${manifest.runs} runs, ${manifest.frames} frames, ${chain}`);
+            log(`signed by key ${manifest.signingKeyId}; manifest sha256 ${bundle.manifestSha256}`);
+            log(`check it with: loopstacks verify ${path ?? "<file>"}`);
+          },
+          { seedDemo: false, recoverInterruptedRuns: false },
+        );
+      } catch (error) {
+        // Whatever failed, no half-written bundle is left behind.
+        await output?.discard();
+        throw error;
+      }
     });
 }

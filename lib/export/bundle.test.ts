@@ -1,10 +1,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../db/queries/audit";
@@ -13,7 +13,7 @@ import { realms } from "../../db/schema";
 import { DATABASE_KINDS } from "../../test/database";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
 import { canonicalJson, sha256Hex } from "../canonical-json";
-import { isAppError } from "../errors";
+import { AppError, isAppError } from "../errors";
 import type { Identity } from "../runtime/types";
 import { resolveActor } from "../services/actor";
 import { exportBundle } from "./export-bundle";
@@ -102,6 +102,16 @@ function flipByte(path: string): void {
 function editLines(path: string, edit: (lines: string[]) => string[]): void {
   const lines = readFileSync(path, "utf8").split("\n").filter((l) => l.length > 0);
   writeFileSync(path, edit(lines).map((l) => `${l}\n`).join(""));
+}
+
+/** The commands of the first code block after `heading` in a document: a fenced block, or an indented one. */
+function commandsAfter(document: string, heading: string): string {
+  const rest = document.slice(document.indexOf(heading));
+  expect(rest.length, heading).toBeLessThan(document.length);
+  const fenced = /^```sh\n([\s\S]*?)^```$/m.exec(rest);
+  const indented = /((?:^ {4}\S.*\n)+)/m.exec(rest);
+  if (fenced && (!indented || fenced.index < indented.index)) return fenced[1]!;
+  return indented![1]!.replace(/^ {4}/gm, "");
 }
 
 function allBytes(dir: string): string {
@@ -375,6 +385,55 @@ describe.each(DATABASE_KINDS)("compliance bundle on %s", (kind) => {
     expect(bad.status).not.toBe(0);
   });
 
+  it("follows the README's and VERIFY.md's standard-tool steps: an intact bundle passes, a record changed with SHA256SUMS and verify.mjs rewritten to match does not", () => {
+    const bundleName = runBundle.manifest.bundle;
+    const documented = {
+      readme: commandsAfter(readFileSync(new URL("../../README.md", import.meta.url), "utf8"), "Verify with standard tools alone"),
+      verifyMd: commandsAfter(readFileSync(join(runBundle.dir, "VERIFY.md"), "utf8"), "## With standard tools only"),
+    };
+    expect(documented.readme).toMatch(/^tar xzf loopstacks-bundle-\*\.tar\.gz/);
+    expect(documented.verifyMd).toMatch(new RegExp(`^cd ${bundleName}\n`));
+    // As a person pastes them, except that any failing command fails the whole run.
+    const follow = (script: string, cwd: string) =>
+      spawnSync("bash", ["-e", "-o", "pipefail", "-c", script], { cwd, encoding: "utf8", env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` } });
+    /** A folder holding the bundle as an archive (for the README, which starts at tar) and extracted (for VERIFY.md). */
+    const place = (source: string) => {
+      const parent = mkdtempSync(join(work, "doc-"));
+      cpSync(source, join(parent, bundleName), { recursive: true });
+      execFileSync("tar", ["czf", `${bundleName}.tar.gz`, bundleName], { cwd: parent });
+      const readmeDir = mkdtempSync(join(work, "doc-readme-"));
+      cpSync(join(parent, `${bundleName}.tar.gz`), join(readmeDir, `${bundleName}.tar.gz`));
+      return { readmeDir, verifyMdDir: parent };
+    };
+
+    const intact = place(runBundle.dir);
+    for (const [doc, result] of [
+      ["README", follow(documented.readme, intact.readmeDir)],
+      ["VERIFY.md", follow(documented.verifyMd, intact.verifyMdDir)],
+    ] as const) {
+      expect(result.status, `${doc}: ${result.stdout}${result.stderr}`).toBe(0);
+      expect(result.stdout + result.stderr, doc).toContain("Signature Verified Successfully");
+      expect(result.stdout, doc).toContain("runs.jsonl: OK");
+    }
+
+    // The run's status rewritten; SHA256SUMS regenerated and verify.mjs replaced, as anyone could.
+    const tampered = join(mkdtempSync(join(work, "tampered-")), bundleName);
+    cpSync(runBundle.dir, tampered, { recursive: true });
+    editLines(join(tampered, "runs.jsonl"), (lines) => lines.map((l) => l.replace('"status":"succeeded"', '"status":"failed"')));
+    expect(readFileSync(join(tampered, "runs.jsonl"), "utf8")).toContain('"status":"failed"');
+    writeFileSync(join(tampered, "verify.mjs"), 'console.log("OK");\n');
+    execFileSync("bash", ["-c", "sha256sum $(cut -c 67- SHA256SUMS) > ../SHA256SUMS.new && mv ../SHA256SUMS.new SHA256SUMS"], { cwd: tampered });
+    expect(spawnSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: tampered }).status).toBe(0);
+    const forged = place(tampered);
+    for (const [doc, result] of [
+      ["README", follow(documented.readme, forged.readmeDir)],
+      ["VERIFY.md", follow(documented.verifyMd, forged.verifyMdDir)],
+    ] as const) {
+      expect(result.status, `${doc}: ${result.stdout}${result.stderr}`).not.toBe(0);
+      expect(result.stdout, doc).toContain("runs.jsonl: FAILED");
+    }
+  });
+
   const expectedForFlip: Record<string, string[]> = {
     "manifest.json": ["manifest.sig: signature does not verify with public-key.pem", "SHA256SUMS: manifest.json: sha256 mismatch"],
     "manifest.sig": ["manifest.sig: signature does not verify with public-key.pem", "SHA256SUMS: manifest.sig: sha256 mismatch"],
@@ -542,6 +601,43 @@ describe.each(DATABASE_KINDS)("compliance bundle on %s", (kind) => {
     expect(allowed.manifest.scope).toMatchObject({ kind: "run", runId: runs.oncology, realmId: "oncology" });
   });
 
+  it("claims the output file before anything is exported or audited, and leaves no file when the export fails", async () => {
+    const { auditEvents } = await import("../../db/schema");
+    const exportEvents = async () => (await rt.database.db.select({ id: auditEvents.id }).from(auditEvents).where(eq(auditEvents.action, "export.created"))).length;
+    const before = await exportEvents();
+    const existing = join(work, `${kind}-existing.tar.gz`);
+    writeFileSync(existing, "an earlier bundle");
+    const params = { exporter: auditor, instanceSecret, softwareVersion: "0.1.0-test", scope: { kind: "run" as const, runId: runs.first }, realms: ["clinic"] };
+    const taken = await writeBundleFile(rt.database.db, params, existing).catch((e: unknown) => e);
+    expect(isAppError(taken, "invalid_request")).toBe(true);
+    expect((taken as Error).message).toBe(`${existing} already exists; choose another file, or remove it first`);
+    expect(readFileSync(existing, "utf8")).toBe("an earlier bundle");
+
+    // A name known only once the scope is resolved (the CLI's default) is claimed through the hook, as early.
+    const claimed: string[] = [];
+    const deps = { db: rt.database.db, instanceSecret, softwareVersion: "0.1.0-test" };
+    const refusedClaim = await exportBundle(
+      {
+        ...deps,
+        claimOutput: (fileName) => {
+          claimed.push(fileName);
+          return Promise.reject(new AppError("invalid_request", `${fileName} already exists`));
+        },
+      },
+      await resolveActor(rt.database.db, auditor),
+      { kind: "run", runId: runs.first },
+    ).catch((e: unknown) => e);
+    expect(isAppError(refusedClaim, "invalid_request")).toBe(true);
+    expect(claimed).toEqual([expect.stringMatching(new RegExp(`^loopstacks-bundle-run-${runs.first}-\\d{8}T\\d{6}Z\\.tar\\.gz$`))]);
+    expect(await exportEvents()).toBe(before);
+
+    const missing = join(work, `${kind}-missing.tar.gz`);
+    const failed = await writeBundleFile(rt.database.db, { ...params, scope: { kind: "run", runId: runs.oncology } }, missing).catch((e: unknown) => e);
+    expect(isAppError(failed, "not_found")).toBe(true);
+    expect(existsSync(missing)).toBe(false);
+    expect(await exportEvents()).toBe(before);
+  });
+
   it("lets auditors export through the use case; others get forbidden, or not_found when they cannot even view", async () => {
     const deps = { db: rt.database.db, instanceSecret, softwareVersion: "0.1.0-test" };
     const asAuditor = await exportBundle(deps, await resolveActor(rt.database.db, auditor), { kind: "run", runId: runs.first });
@@ -560,8 +656,8 @@ describe.each(DATABASE_KINDS)("compliance bundle on %s", (kind) => {
     const malformed = await exportBundle(deps, await resolveActor(rt.database.db, auditor), { kind: "realm", realmId: "clinic", from: "yesterday", to: "today" }).catch((e: unknown) => e);
     expect(isAppError(malformed, "invalid_request")).toBe(true);
     expect((malformed as { issues: { path: string; message: string }[] }).issues).toEqual([
-      { path: "from", message: "must be a date and time, such as 2026-12-01T00:00:00Z" },
-      { path: "to", message: "must be a date and time, such as 2026-12-01T00:00:00Z" },
+      { path: "from", message: "must be a date and time with its zone, such as 2026-12-01T00:00:00Z" },
+      { path: "to", message: "must be a date and time with its zone, such as 2026-12-01T00:00:00Z" },
     ]);
     // Not a number of milliseconds, nor a boolean, though either could be turned into a date.
     const numeric = await exportBundle(deps, await resolveActor(rt.database.db, auditor), { kind: "realm", realmId: "clinic", from: 0 as unknown as string, to: true as unknown as string }).catch((e: unknown) => e);

@@ -3,16 +3,13 @@ import type { Db } from "../../db/client";
 import { getRun } from "../../db/queries/runs";
 import { AppError } from "../errors";
 import { assertCan, scopeFor, type Actor } from "../services/actor";
+import { instantSchema } from "./instant";
 import type { InstanceSecret } from "./signing-keys";
 import { prepareBundle, type PreparedBundle } from "./write-bundle";
 
-const INSTANT_MESSAGE = "must be a date and time, such as 2026-12-01T00:00:00Z";
-/** A point in time, as a date or as text a date can be read from (ISO 8601); not a number or a boolean. */
-const instant = z.union([z.date(), z.string()], { error: INSTANT_MESSAGE }).pipe(z.coerce.date({ error: INSTANT_MESSAGE }));
-
 export const exportBundleSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("run"), runId: z.string().min(1) }),
-  z.object({ kind: z.literal("realm"), realmId: z.string().min(1), from: instant, to: instant }),
+  z.object({ kind: z.literal("realm"), realmId: z.string().min(1), from: instantSchema, to: instantSchema }),
 ]);
 export type ExportBundleInput = z.input<typeof exportBundleSchema>;
 
@@ -21,6 +18,8 @@ export interface ExportBundleDeps {
   instanceSecret: InstanceSecret;
   softwareVersion: string;
   tempDir?: string;
+  /** See `PrepareBundleParams.claimOutput`: claims the output file before anything is exported or audited. */
+  claimOutput?: (fileName: string) => Promise<void>;
 }
 
 /**
@@ -49,5 +48,6 @@ export async function exportBundle(deps: ExportBundleDeps, actor: Actor, raw: Ex
     instanceSecret: deps.instanceSecret,
     softwareVersion: deps.softwareVersion,
     ...(deps.tempDir ? { tempDir: deps.tempDir } : {}),
+    ...(deps.claimOutput ? { claimOutput: deps.claimOutput } : {}),
   });
 }

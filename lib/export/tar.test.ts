@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { ArchiveError, extractTarGz, tarGzStream, tarHeader, type TarEntry } from "./tar";
+import { ArchiveError, ArchiveTooLargeError, extractTarGz, tarGzStream, tarHeader, type TarEntry } from "./tar";
 
 const dir = mkdtempSync(join(tmpdir(), "loopstacks-tar-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,6 +75,42 @@ describe("ustar archives", () => {
     const noEnd = join(dir, "noend.tar.gz");
     writeFileSync(noEnd, gzipSync(tarHeader({ type: "directory", name: "bundle/", mtime })));
     expect(await extractError(noEnd)).toBe("archive: truncated (no end-of-archive marker)");
+  });
+
+  it("stops at its limits, checked on each header before anything of that entry is written", async () => {
+    const file = (name: string, size: number): TarEntry => ({ type: "file", name, mtime, size, source: { data: Buffer.alloc(size, 0x61) } });
+    const limits = { maxEntries: 4, maxTotalBytes: 3000, maxFileBytes: (path: string) => (path.endsWith(".json") ? 100 : 2000), maxTrailingBytes: 1024 * 1024 };
+    const extractWith = async (archive: string) => {
+      const out = mkdtempSync(join(dir, "limited-"));
+      const error = await extractTarGz(archive, out, limits).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ArchiveTooLargeError);
+      return { message: (error as ArchiveTooLargeError).message, out };
+    };
+
+    const many = await writeArchive("many.tar.gz", [{ type: "directory", name: "bundle/", mtime }, ...[1, 2, 3, 4].map((i) => file(`bundle/${i}.txt`, 1))]);
+    const tooMany = await extractWith(many);
+    expect(tooMany.message).toBe("archive: too large: more than 4 entries");
+    expect(existsSync(join(tooMany.out, "bundle", "3.txt"))).toBe(true);
+    expect(existsSync(join(tooMany.out, "bundle", "4.txt"))).toBe(false);
+
+    const bigJson = await extractWith(await writeArchive("big-json.tar.gz", [file("bundle/manifest.json", 101)]));
+    expect(bigJson.message).toBe('archive: too large: "bundle/manifest.json" holds 101 bytes, more than the 100 bytes such a file may');
+    expect(existsSync(join(bigJson.out, "bundle", "manifest.json"))).toBe(false);
+
+    const bigData = await extractWith(await writeArchive("big-data.tar.gz", [file("bundle/frames.jsonl", 2001)]));
+    expect(bigData.message).toBe('archive: too large: "bundle/frames.jsonl" holds 2,001 bytes, more than the 2,000 bytes such a file may');
+
+    const total = await extractWith(await writeArchive("total.tar.gz", [file("bundle/a.jsonl", 1500), file("bundle/b.jsonl", 1500), file("bundle/c.jsonl", 1)]));
+    expect(total.message).toBe('archive: too large: its files hold more than 3,000 bytes in all ("bundle/c.jsonl" goes past it)');
+    expect(existsSync(join(total.out, "bundle", "c.jsonl"))).toBe(false);
+
+    // A valid archive followed by megabytes of zeros: inflated, never read, still bounded.
+    const padded = join(dir, "padded.tar.gz");
+    const tar = Buffer.concat([tarHeader(file("bundle/a.txt", 0)), Buffer.alloc(1024), Buffer.alloc(2 * 1024 * 1024)]);
+    writeFileSync(padded, gzipSync(tar));
+    expect((await extractWith(padded)).message).toBe("archive: too large: more than 1 MiB after the end of the archive");
+    // Within the limits, the same archives extract.
+    expect(await extractTarGz(many, mkdtempSync(join(dir, "out-")), { ...limits, maxEntries: 5 })).toHaveLength(4);
   });
 
   it("refuses corrupt headers, unsafe paths and links", async () => {

@@ -24,6 +24,42 @@ export class ArchiveError extends Error {
   }
 }
 
+/**
+ * How much an extraction may write. Every entry's size is checked against these when its header
+ * is read, before a byte of it is written, so an archive that inflates to more (a few hundred KB
+ * of gzip can hold gigabytes of zeros) stops there.
+ */
+export interface ExtractLimits {
+  /** Entries of any kind, folders included. */
+  maxEntries: number;
+  /** Bytes of all files together. */
+  maxTotalBytes: number;
+  /** Bytes of one file, by its path inside the archive. */
+  maxFileBytes: (path: string) => number;
+  /** Bytes after the end-of-archive marker (tar pads archives to 10 KiB records; nothing needs more). */
+  maxTrailingBytes: number;
+}
+
+/** Only what ustar itself bounds: for archives whose size is already trusted. */
+export const UNBOUNDED_EXTRACT: ExtractLimits = { maxEntries: Number.MAX_SAFE_INTEGER, maxTotalBytes: Number.MAX_SAFE_INTEGER, maxFileBytes: () => MAX_ENTRY_SIZE, maxTrailingBytes: 1024 * 1024 };
+
+/** A limit of `ExtractLimits` was reached; `detail` says which. */
+export class ArchiveTooLargeError extends ArchiveError {
+  readonly detail: string;
+  constructor(detail: string) {
+    super(`archive: too large: ${detail}`);
+    this.name = "ArchiveTooLargeError";
+    this.detail = detail;
+  }
+}
+
+/** 2001 → "2,001 bytes"; 209715200 → "200 MiB"; 8589934592 → "8 GiB". */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${Number((bytes / 1024 ** 3).toFixed(1))} GiB`;
+  if (bytes >= 1024 ** 2) return `${Number((bytes / 1024 ** 2).toFixed(1))} MiB`;
+  return `${bytes.toLocaleString("en-US")} bytes`;
+}
+
 function writeString(header: Buffer, offset: number, length: number, value: string): void {
   const bytes = Buffer.from(value, "utf8");
   if (bytes.length > length) throw new ArchiveError(`tar field too long: ${value}`);
@@ -120,15 +156,18 @@ function safeRelativePath(name: string): string | null {
 
 /**
  * Extracts a `.tar.gz` into `destination`, streaming. Throws `ArchiveError` with a message
- * that names what is wrong: a truncated stream, a bad header, an unsafe or unsupported entry.
+ * that names what is wrong: a truncated stream, a bad header, an unsafe or unsupported entry,
+ * or (`ArchiveTooLargeError`) an archive past `limits`.
  */
-export async function extractTarGz(archivePath: string, destination: string): Promise<string[]> {
+export async function extractTarGz(archivePath: string, destination: string, limits: ExtractLimits = UNBOUNDED_EXTRACT): Promise<string[]> {
   const extracted: string[] = [];
   let pending = Buffer.alloc(0);
   let state: "header" | "body" | "end" = "header";
   let current: { name: string; remaining: number; padding: number; fd: number | null } | null = null;
   let zeroBlocks = 0;
   let entryIndex = 0;
+  let totalBytes = 0;
+  let trailingBytes = 0;
 
   const closeCurrent = () => {
     if (current?.fd != null) closeSync(current.fd);
@@ -142,6 +181,7 @@ export async function extractTarGz(archivePath: string, destination: string): Pr
     }
     if (zeroBlocks > 0) throw new ArchiveError("archive: an entry follows an empty block");
     entryIndex++;
+    if (entryIndex > limits.maxEntries) throw new ArchiveTooLargeError(`more than ${limits.maxEntries} entries`);
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
     if (readOctal(block, 148, 8) !== sum) throw new ArchiveError(`archive: header ${entryIndex} is corrupt (checksum mismatch)`);
@@ -157,6 +197,10 @@ export async function extractTarGz(archivePath: string, destination: string): Pr
       return;
     }
     if (type !== "0" && type !== "\0") throw new ArchiveError(`archive: entry "${rawName}" is not a regular file or directory (type ${JSON.stringify(type)})`);
+    const fileLimit = limits.maxFileBytes(relative.split(sep).join("/"));
+    if (size > fileLimit) throw new ArchiveTooLargeError(`"${rawName}" holds ${formatBytes(size)}, more than the ${formatBytes(fileLimit)} such a file may`);
+    totalBytes += size;
+    if (totalBytes > limits.maxTotalBytes) throw new ArchiveTooLargeError(`its files hold more than ${formatBytes(limits.maxTotalBytes)} in all ("${rawName}" goes past it)`);
     const target = join(destination, relative);
     mkdirSync(join(target, ".."), { recursive: true });
     // `wx`: an archive that names the same file twice must not silently overwrite it.
@@ -207,6 +251,11 @@ export async function extractTarGz(archivePath: string, destination: string): Pr
         state = "header";
         current = null;
       }
+    }
+    // What follows the end marker is never read, but it is still inflated: cap it.
+    if (state === "end") {
+      trailingBytes += data.length;
+      if (trailingBytes > limits.maxTrailingBytes) throw new ArchiveTooLargeError(`more than ${formatBytes(limits.maxTrailingBytes)} after the end of the archive`);
     }
   };
 

@@ -19,7 +19,7 @@ export function verifyDocument(params: { folder: string; keyId: string; hashedRe
 | \`manifest.json\` | scope, exporter, time, software version; SHA-256, size and record count of every other file; the audit chain segment; the signing key id |
 | \`manifest.sig\` | Ed25519 signature over the exact bytes of \`manifest.json\`, base64 |
 | \`public-key.pem\` | the public key; its id is the SHA-256 of its DER (SubjectPublicKeyInfo) encoding |
-| \`SHA256SUMS\` | \`sha256sum\` lines for every file except itself (the signature included) |
+| \`SHA256SUMS\` | \`sha256sum\` lines for every file except itself (the signature included); not signed |
 | \`runs.jsonl\` | one line per run: who ran which loop, when, status, input and output, error |
 | \`frames.jsonl\` | one line per frame, runs in order and frames in creation order: loop and revision, prompt version, model, identity, authorization decision, attempts, input, output, error, tool calls |
 | \`prompts.jsonl\` | the exact prompt versions those frames ran, each with every promotion or rollback to or from it |
@@ -46,17 +46,22 @@ A verifier shipped inside a bundle is only as trustworthy as the bundle: an alte
 ## With standard tools only
 
     cd ${params.folder}
-    sha256sum -c SHA256SUMS
-    base64 -d manifest.sig > /tmp/manifest.sig.bin
-    openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in manifest.json -sigfile /tmp/manifest.sig.bin
+    base64 -d manifest.sig | openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in manifest.json -sigfile /dev/stdin
+    jq -r '.files[] | "\\(.sha256)  \\(.name)"' manifest.json | sha256sum -c
     openssl pkey -pubin -in public-key.pem -outform DER | sha256sum
+    sha256sum -c SHA256SUMS
 
-1. \`sha256sum -c\` must report \`OK\` for every file.
-2. \`openssl pkeyutl\` (OpenSSL 3.0 or later, for \`-rawin\`) must print
+1. \`openssl pkeyutl\` (OpenSSL 3.0 or later, for \`-rawin\`) must print
    \`Signature Verified Successfully\`. \`manifest.sig\` is base64 text, hence the \`base64 -d\`.
-3. The last command prints the key id; it must equal \`signingKeyId\` in \`manifest.json\`.
-4. Each entry of \`files\` in \`manifest.json\` must have the same SHA-256 as the line for that
-   file in \`SHA256SUMS\`; its \`records\` is the file's line count (\`wc -l\`).
+   \`manifest.json\` is the only file the signature covers; every other file is checked against it.
+2. The \`jq\` line checks every file \`manifest.json\` lists against the SHA-256 it gives; each
+   must report \`OK\`. Without jq:
+   \`node -e 'for (const f of JSON.parse(require("fs").readFileSync("manifest.json")).files) console.log(f.sha256 + "  " + f.name)' | sha256sum -c\`.
+   Each file's \`records\` in the manifest is its line count (\`wc -l\`).
+3. The \`openssl pkey\` line prints the key id; it must equal \`signingKeyId\` in \`manifest.json\`.
+4. \`sha256sum -c SHA256SUMS\` must report \`OK\` for every file. \`SHA256SUMS\` is not signed:
+   anyone who changes a file can rewrite it to match, so it only adds a check of \`manifest.json\`
+   and \`manifest.sig\` themselves. Steps 1 and 2 are what prove the files intact.
 
 ## Who signed it
 

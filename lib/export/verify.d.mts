@@ -8,6 +8,8 @@ export declare const MANIFEST: "manifest.json";
 export declare const SIGNATURE: "manifest.sig";
 export declare const PUBLIC_KEY: "public-key.pem";
 export declare const CHECKSUMS: "SHA256SUMS";
+export declare const METADATA_FILES: readonly string[];
+export declare const MAX_METADATA_BYTES: number;
 
 export declare function canonicalJson(value: unknown): string;
 export declare function sha256Hex(data: string | Uint8Array): string;

@@ -12,7 +12,7 @@
  * product runs cannot drift apart.
  */
 import { createHash, createPublicKey, verify as verifySignature } from "node:crypto";
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,6 +24,10 @@ export const PUBLIC_KEY = "public-key.pem";
 export const CHECKSUMS = "SHA256SUMS";
 /** Files derived from the manifest, so the manifest cannot list them. */
 const UNLISTED = new Set([MANIFEST, SIGNATURE, CHECKSUMS]);
+/** The files read whole into memory; real ones hold a few KB. Every other file is streamed. */
+export const METADATA_FILES = [MANIFEST, SIGNATURE, PUBLIC_KEY, CHECKSUMS];
+/** The most a metadata file may hold: a manifest with an exporter in thousands of groups is well under it. */
+export const MAX_METADATA_BYTES = 4 * 1024 * 1024;
 const HEX64 = /^[0-9a-f]{64}$/;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -208,13 +212,31 @@ const RECORD_CHECKERS = {
   "prompts.jsonl": () => orderChecker("prompts.jsonl", (r) => [r.loopId, r.version]),
 };
 
-function readManifest(dir, problems) {
-  const path = join(dir, MANIFEST);
-  if (!existsSync(path)) {
-    problems.push(`${MANIFEST}: missing`);
-    return { bytes: null, manifest: null };
+/**
+ * A metadata file's bytes, or null with the problem recorded: missing, not a regular file (a
+ * link could point at a device that never ends), or too large to be one a bundle holds.
+ */
+function readMetadata(dir, name, problems) {
+  const path = join(dir, name);
+  const stat = lstatSync(path, { throwIfNoEntry: false });
+  if (!stat) {
+    problems.push(`${name}: missing`);
+    return null;
   }
-  const bytes = readFileSync(path);
+  if (!stat.isFile()) {
+    problems.push(`${name}: not a regular file`);
+    return null;
+  }
+  if (stat.size > MAX_METADATA_BYTES) {
+    problems.push(`${name}: too large: ${stat.size} bytes, where a bundle's ${name} holds at most ${MAX_METADATA_BYTES}; not read`);
+    return null;
+  }
+  return readFileSync(path);
+}
+
+function readManifest(dir, problems) {
+  const bytes = readMetadata(dir, MANIFEST, problems);
+  if (!bytes) return { bytes: null, manifest: null };
   let manifest = null;
   try {
     manifest = JSON.parse(bytes.toString("utf8"));
@@ -265,13 +287,11 @@ function readManifest(dir, problems) {
 }
 
 function checkSignature(dir, bytes, manifest, options, problems) {
-  const keyPath = join(dir, PUBLIC_KEY);
-  const sigPath = join(dir, SIGNATURE);
+  const keyPem = readMetadata(dir, PUBLIC_KEY, problems);
   let publicKey = null;
-  if (!existsSync(keyPath)) problems.push(`${PUBLIC_KEY}: missing`);
-  else {
+  if (keyPem) {
     try {
-      publicKey = createPublicKey(readFileSync(keyPath));
+      publicKey = createPublicKey(keyPem);
       if (publicKey.asymmetricKeyType !== "ed25519") {
         problems.push(`${PUBLIC_KEY}: not an Ed25519 public key (${publicKey.asymmetricKeyType})`);
         publicKey = null;
@@ -280,9 +300,9 @@ function checkSignature(dir, bytes, manifest, options, problems) {
       problems.push(`${PUBLIC_KEY}: not a valid PEM public key`);
     }
   }
-  if (!existsSync(sigPath)) problems.push(`${SIGNATURE}: missing`);
-  else if (publicKey && bytes) {
-    const text = readFileSync(sigPath, "utf8").trim();
+  const sigText = readMetadata(dir, SIGNATURE, problems);
+  if (sigText && publicKey && bytes) {
+    const text = sigText.toString("utf8").trim();
     const signature = /^[A-Za-z0-9+/]+={0,2}$/.test(text) ? Buffer.from(text, "base64") : Buffer.alloc(0);
     let valid = false;
     if (signature.length === 64) {
@@ -378,13 +398,10 @@ async function checkFiles(dir, manifest, problems) {
 }
 
 function checkChecksums(dir, hashes, problems) {
-  const path = join(dir, CHECKSUMS);
-  if (!existsSync(path)) {
-    problems.push(`${CHECKSUMS}: missing`);
-    return;
-  }
+  const sums = readMetadata(dir, CHECKSUMS, problems);
+  if (!sums) return;
   const listed = new Map();
-  const lines = readFileSync(path, "utf8").split("\n");
+  const lines = sums.toString("utf8").split("\n");
   if (lines.at(-1) === "") lines.pop();
   lines.forEach((line, i) => {
     const match = /^([0-9a-f]{64}) [ *]([^/\\]+)$/.exec(line);

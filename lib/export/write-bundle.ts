@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -11,6 +10,7 @@ import { sha256Hex } from "../canonical-json";
 import { AppError } from "../errors";
 import type { Identity } from "../runtime/types";
 import { HashingFileWriter, type WrittenFile } from "./file-writer";
+import { checkInstant, INSTANT_MESSAGE } from "./instant";
 import {
   formatChecksums,
   serializeManifest,
@@ -22,6 +22,7 @@ import {
   type ManifestScope,
   type PayloadMode,
 } from "./manifest";
+import { createOutputFile } from "./output-file";
 import {
   auditScopeCondition,
   getAuditSegmentBounds,
@@ -56,6 +57,12 @@ export interface PrepareBundleParams {
   /** Where the data files are staged before they are archived; the OS temp folder by default. */
   tempDir?: string;
   pageSize?: number;
+  /**
+   * Called with the archive's file name once it is known, before anything is staged, signed or
+   * audited: a caller that writes the archive to a file claims it here, so a file it cannot
+   * create costs no export and records none. A throw abandons the export.
+   */
+  claimOutput?: (fileName: string) => Promise<void>;
 }
 
 export interface PreparedBundle {
@@ -121,9 +128,11 @@ async function resolveScope(db: Db, scope: ExportScope, realms: RealmScope): Pro
     };
   }
   const { realmId, from, to } = scope;
-  if (!(from instanceof Date) || !(to instanceof Date) || Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
-    throw new AppError("invalid_request", "An export range needs valid from and to times", { issues: [{ path: "from", message: "must be a date" }] });
-  }
+  const issues = (["from", "to"] as const).flatMap((path) => {
+    const checked = scope[path] instanceof Date ? checkInstant(scope[path]) : { ok: false as const, message: INSTANT_MESSAGE };
+    return checked.ok ? [] : [{ path, message: checked.message }];
+  });
+  if (issues.length > 0) throw new AppError("invalid_request", "An export range needs valid from and to times", { issues });
   if (from.getTime() >= to.getTime()) {
     throw new AppError("invalid_request", "An export range must end after it starts", { issues: [{ path: "to", message: "must be after from" }] });
   }
@@ -267,9 +276,10 @@ async function writeSmallFile(dir: string, name: string, data: Buffer | string):
 export async function prepareBundle(db: Db, params: PrepareBundleParams): Promise<PreparedBundle> {
   const now = params.now ?? (() => new Date());
   const resolved = await resolveScope(db, params.scope, params.realms);
-  const key = await getOrCreateSigningKey(db, params.instanceSecret);
   const exportedAt = now();
   const folder = `loopstacks-bundle-${resolved.folderScope}-${compactTimestamp(exportedAt)}`;
+  await params.claimOutput?.(`${folder}.tar.gz`);
+  const key = await getOrCreateSigningKey(db, params.instanceSecret);
   const workDir = await mkdtemp(join(params.tempDir ?? tmpdir(), "loopstacks-export-"));
   const dir = join(workDir, folder);
   let disposed = false;
@@ -399,16 +409,19 @@ function exporterRecord(identity: Identity): Identity {
   };
 }
 
-/** Prepares a bundle and writes the archive to `path`. */
+/** Prepares a bundle and writes the archive to `path`, which must not exist yet; it is created before anything is exported. */
 export async function writeBundleFile(db: Db, params: PrepareBundleParams, path: string): Promise<{ path: string; manifest: BundleManifest; manifestSha256: string; size: number }> {
-  const bundle = await prepareBundle(db, params);
+  const output = await createOutputFile(path);
   try {
-    await pipeline(bundle.archive(), createWriteStream(path, { flags: "wx", mode: 0o600 }));
+    const bundle = await prepareBundle(db, params);
+    try {
+      await pipeline(bundle.archive(), output.writable());
+    } finally {
+      await bundle.dispose();
+    }
+    return { path, manifest: bundle.manifest, manifestSha256: bundle.manifestSha256, size: (await stat(path)).size };
   } catch (error) {
-    await rm(path, { force: true }).catch(() => {});
+    await output.discard();
     throw error;
-  } finally {
-    await bundle.dispose();
   }
-  return { path, manifest: bundle.manifest, manifestSha256: bundle.manifestSha256, size: (await stat(path)).size };
 }

@@ -67,10 +67,14 @@ export default async function ExportsPage() {
             <p>Each archive verifies itself offline, with no LoopStacks installed:</p>
             <pre className="overflow-auto rounded-md bg-zinc-50 p-3 text-xs dark:bg-zinc-950">{`tar xzf loopstacks-bundle-*.tar.gz && cd loopstacks-bundle-*/
 node verify.mjs
-sha256sum -c SHA256SUMS
-base64 -d manifest.sig > manifest.sig.bin
-openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin \\
-  -in manifest.json -sigfile manifest.sig.bin`}</pre>
+base64 -d manifest.sig | openssl pkeyutl -verify -pubin \\
+  -inkey public-key.pem -rawin -in manifest.json -sigfile /dev/stdin
+jq -r '.files[] | "\\(.sha256)  \\(.name)"' manifest.json | sha256sum -c`}</pre>
+            <p>
+              Only <code>manifest.json</code> is signed: check the other files against it, not against <code>SHA256SUMS</code>, which anyone who
+              changes a file can rewrite. A <code>verify.mjs</code> from inside a bundle is only as trustworthy as the bundle;{" "}
+              <code>loopstacks verify</code> runs your installation&apos;s own.
+            </p>
             <p>
               Every key that has signed bundles, current and retired, is published at{" "}
               <a href={WELL_KNOWN_KEYS_PATH} className="font-mono underline">

@@ -217,6 +217,24 @@ describe.each(DATABASE_KINDS)("REST API v1 on %s", (kind) => {
       }
     });
 
+    it("refuses an export range with a malformed, impossible or far-off date with 400 naming the field", async () => {
+      const token = tokens["alpha-auditor"];
+      const range = (from: unknown, to: unknown) => call("POST", "/api/v1/exports", { token, body: { kind: "realm", realmId: "alpha", from, to } });
+      for (const [from, to, field] of [
+        ["2026-01-01T00:00:00Z", "+010000-01-01T00:00:00Z", "to"],
+        ["2026-01-01T00:00:00Z", "99999", "to"],
+        ["2026", "2026-12-31T00:00:00Z", "from"],
+        ["2026-01-01T00:00:00Z", "Dec 31 2026", "to"],
+        ["2026-02-30T00:00:00Z", "2026-12-31T00:00:00Z", "from"],
+      ]) {
+        const response = await range(from, to);
+        expect(response, `${from} – ${to}`).toMatchObject({ status: 400, body: { error: { code: "invalid_request", issues: [{ path: field }] } } });
+      }
+      const ok = await range("2026-01-01T00:00:00Z", "9999-12-31T23:59:59Z");
+      expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+      expect(ok.body).toMatchObject({ contentType: "application/gzip" });
+    });
+
     it("serves an OpenAPI 3.1 document that describes every route", async () => {
       const response = await call("GET", "/api/v1/openapi.json");
       expect(response.status).toBe(200);
