@@ -60,6 +60,9 @@ describe.each(DATABASE_KINDS)("audit log listing on %s", (kind) => {
     expect(actions(await listAuditEvents(db, auditorAlpha, { from: at(1).toISOString(), to: at(3).toISOString() }))).toEqual(["run.started@alpha", "mapping.added@alpha", "login.failed@-"]);
     // A malformed filter from a hand-edited URL is no filter.
     expect((await listAuditEvents(db, auditorAlpha, { from: "yesterday-ish", limit: "lots" })).events).toHaveLength(5);
+    // A year the database cannot read is brought to the edge of the range records lie in.
+    expect((await listAuditEvents(db, auditorAlpha, { from: "-000500-01-01T00:00:00Z", to: "+010000-01-01T00:00:00Z" })).events).toHaveLength(5);
+    expect((await listAuditEvents(db, auditorAlpha, { from: "+010000-01-01T00:00:00Z" })).events).toEqual([]);
   });
 
   it("pages by position in the chain", async () => {

@@ -3,6 +3,7 @@ import type { Db } from "../../db/client";
 import type { AuditEvent } from "../../db/queries/audit";
 import { listAuditActions, listAuditEvents as selectAuditEvents } from "../../db/queries/audit-events";
 import { realmsFor, type Actor } from "./actor";
+import { filterDateSchema } from "./filter-date";
 
 export const AUDIT_PAGE_SIZE = 50;
 
@@ -13,8 +14,8 @@ export const listAuditEventsSchema = z.object({
   action: z.preprocess(blank, z.string().trim().max(100).optional()).catch(undefined),
   actor: z.preprocess(blank, z.string().trim().max(256).optional()).catch(undefined),
   realm: z.preprocess(blank, z.string().trim().max(100).optional()).catch(undefined),
-  from: z.preprocess(blank, z.coerce.date().optional()).catch(undefined),
-  to: z.preprocess(blank, z.coerce.date().optional()).catch(undefined),
+  from: filterDateSchema,
+  to: filterDateSchema,
   before: z.preprocess(blank, z.coerce.number().int().positive().optional()).catch(undefined),
   limit: z.preprocess(blank, z.coerce.number().int().min(1).max(500).optional()).catch(undefined),
 });

@@ -3,13 +3,7 @@ import type { Db } from "../../db/client";
 import { listRuns as selectRuns, type RunSummary as RunRow } from "../../db/queries/runs";
 import { FRAME_STATUSES, type RunStatus } from "../runtime/types";
 import { realmsFor, scopeFor, type Actor } from "./actor";
-
-const optionalDate = z
-  .union([z.date(), z.string().trim().min(1)])
-  .optional()
-  .transform((value) => (value === undefined ? undefined : new Date(value)))
-  .refine((date) => date === undefined || !Number.isNaN(date.getTime()))
-  .catch(undefined);
+import { filterDateSchema } from "./filter-date";
 
 /** Filters come from a URL: an empty or unknown value means "no filter". */
 export const listRunsSchema = z.object({
@@ -17,8 +11,8 @@ export const listRunsSchema = z.object({
   status: z.enum(FRAME_STATUSES).optional().catch(undefined),
   realm: z.string().trim().max(100).optional().catch(undefined),
   caller: z.string().trim().max(256).optional().catch(undefined),
-  from: optionalDate,
-  to: optionalDate,
+  from: filterDateSchema,
+  to: filterDateSchema,
   /** Opaque: the `nextCursor` of the previous page. */
   cursor: z.string().max(200).optional().catch(undefined),
   limit: z.coerce.number().int().min(1).max(200).default(50).catch(50),

@@ -86,6 +86,8 @@ describe("run services on pglite", () => {
     await rt.executor.drain();
     expect((await listRuns(deps, operatorA, { loopId: "alpha-child" })).runs).toHaveLength(4);
     expect((await listRuns(deps, operatorA, { status: "failed" })).runs).toHaveLength(0);
+    expect((await listRuns(deps, operatorA, { loopId: "alpha-child", from: "-000500-01-01T00:00:00Z", to: "+010000-01-01T00:00:00Z" })).runs).toHaveLength(4);
+    expect((await listRuns(deps, operatorA, { from: "+275760-09-13T00:00:00Z" })).runs).toEqual([]);
     expect((await listRuns(deps, operatorA, { caller: "alice", status: "succeeded" })).runs).toHaveLength(5);
 
     const seen: string[] = [];
