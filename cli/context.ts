@@ -26,10 +26,14 @@ export function exitCodeFor(error: unknown): number {
   }
 }
 
-/** Prints an error for a person: the message, and each problem with its path. */
+/**
+ * Prints an error for a person: the message, and each problem with its path. A message that lists
+ * its problems itself is cut to its first line when they are printed below it; one with no
+ * separate problems (a YAML error and the snippet that shows where) is printed whole.
+ */
 export function reportError(error: unknown): void {
   if (isAppError(error)) {
-    console.error(`error: ${error.message.split("\n")[0]}`);
+    console.error(`error: ${error.issues.length > 0 ? error.message.split("\n")[0] : error.message}`);
     if (error.issues.length > 0) console.error(formatIssues(error.issues).replace(/^/gm, "  "));
   } else {
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
@@ -48,6 +52,49 @@ export async function withInstance<T>(fn: (instance: Instance) => Promise<T>, op
   } finally {
     await instance.close();
   }
+}
+
+/**
+ * `bytes` as UTF-8 text, or an `invalid_input` error naming `name` and the offset of the first
+ * byte that is not UTF-8. A byte order mark is dropped.
+ */
+export function decodeUtf8(bytes: Uint8Array, name: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const offset = firstInvalidUtf8Byte(bytes);
+    const byte = bytes[offset];
+    const found = byte === undefined ? "malformed text" : `byte 0x${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+    throw new AppError("invalid_input", `${name} is not valid UTF-8: ${found} at byte offset ${offset}; save it as UTF-8`);
+  }
+}
+
+/** The offset where the first malformed UTF-8 sequence starts (the length when there is none), as the WHATWG decoder reads it. */
+export function firstInvalidUtf8Byte(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i]!;
+    let length: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead < 0x80) length = 1;
+    else if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead === 0xe0) low = 0xa0; // overlong
+      if (lead === 0xed) high = 0x9f; // surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead === 0xf0) low = 0x90; // overlong
+      if (lead === 0xf4) high = 0x8f; // beyond U+10FFFF
+    } else return i;
+    for (let k = 1; k < length; k++) {
+      const next = bytes[i + k];
+      if (next === undefined || next < (k === 1 ? low : 0x80) || next > (k === 1 ? high : 0xbf)) return i;
+    }
+    i += length;
+  }
+  return i;
 }
 
 /** The operator at the terminal, for records of what the CLI changed. */

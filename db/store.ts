@@ -55,5 +55,8 @@ export function createDbStore(db: Db): RuntimeStore {
         actor: auditActorOf(event.actor),
       });
     },
+    // A transaction's store reads every time (its transaction has no change feed, so nothing is
+    // kept); the caches of `db` are dropped by the changes it announces when it commits.
+    transaction: (work) => db.transaction((tx) => work(createDbStore(tx as unknown as Db))),
   };
 }

@@ -3,8 +3,9 @@ import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AppError } from "../../lib/errors";
-import { applyRealms, parseRealmsSection } from "../../lib/services/manage-mappings";
-import { cliActor, withInstance } from "../context";
+import { applyLoopsFile, type ApplyLoopsFileResult } from "../../lib/services/apply-loops-file";
+import { parseRealmsSection } from "../../lib/services/manage-mappings";
+import { cliActor, decodeUtf8, withInstance } from "../context";
 
 /** A loops file: loops as code, applied idempotently. */
 export const loopsFileSchema = z
@@ -15,12 +16,14 @@ export const loopsFileSchema = z
   .strict();
 
 export function readLoopsFile(path: string): z.infer<typeof loopsFileSchema> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (error) {
     throw new AppError("invalid_request", `Cannot read ${path}: ${(error as Error).message}`);
   }
+  // Decoded strictly: read leniently, a file in another encoding would be stored with U+FFFD in place of its letters.
+  const text = decodeUtf8(bytes, path);
   let raw: unknown;
   try {
     raw = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
@@ -38,36 +41,36 @@ export function readLoopsFile(path: string): z.infer<typeof loopsFileSchema> {
 export function register(program: Command): void {
   program
     .command("apply")
-    .description("Create or update the loops in a loops file (YAML or JSON); unchanged loops are left alone")
+    .description("Create or update the loops in a loops file (YAML or JSON) in one transaction; unchanged loops are left alone")
     .requiredOption("-f, --file <path>", "the loops file")
-    .option("--dry-run", "validate every loop and report problems without writing anything")
+    .option("--dry-run", "make every change and check, print what would change, then roll it all back")
     .action(async (options: { file: string; dryRun?: boolean }) => {
       const file = readLoopsFile(options.file);
+      // The realms section is checked before the database is opened: a mistake there costs no start.
+      if (file.realms !== undefined) parseRealmsSection(file.realms);
       await withInstance(
         async (instance) => {
-          if (options.dryRun) {
-            parseRealmsSection(file.realms);
-            const ids = new Set(file.loops.map((l) => (l as { id?: string })?.id).filter((id): id is string => typeof id === "string"));
-            for (const loop of file.loops) await instance.registry.validate(loop, ids);
-            console.log(`${file.loops.length} loop(s) valid; nothing written (--dry-run)`);
-            return;
-          }
-          if (file.realms !== undefined) {
-            for (const r of await applyRealms(instance.database.db, file.realms, cliActor())) {
-              const changes = [...r.added.map((m) => `+${m.role} ${m.groupDn}`), ...r.removed.map((m) => `-${m.role} ${m.groupDn}`)];
-              console.log(`realm ${r.realmChange.padEnd(9)} ${r.realm}${changes.length ? ` (${changes.join(", ")})` : ""}`);
-            }
-          }
-          const results = await instance.registry.registerMany(file.loops, { actor: cliActor() });
-          for (const r of results) {
-            const what = !r.changed ? "unchanged" : r.revision === 1 ? "created  " : "updated  ";
-            const prompt = r.promptVersion ? `, prompt v${r.promptVersion} active` : "";
-            console.log(`${what} ${r.loop.id} (${r.loop.type}, realm ${r.loop.realm}, revision ${r.revision}${prompt})`);
-          }
-          const changed = results.filter((r) => r.changed).length;
-          console.log(`${changed} changed, ${results.length - changed} unchanged`);
+          const result = await applyLoopsFile({ db: instance.database.db, registry: instance.registry }, cliActor(), file, { dryRun: options.dryRun === true });
+          printApplied(result);
         },
         { seedDemo: false },
       );
     });
+}
+
+/** What an apply changed (or, in a dry run, would change), printed once it has committed. */
+function printApplied({ realms, loops, written }: ApplyLoopsFileResult): void {
+  for (const r of realms) {
+    const changes = [...r.added.map((m) => `+${m.role} ${m.groupDn}`), ...r.removed.map((m) => `-${m.role} ${m.groupDn}`)];
+    console.log(`realm ${r.realmChange.padEnd(9)} ${r.realm}${changes.length ? ` (${changes.join(", ")})` : ""}`);
+  }
+  for (const r of loops) {
+    const what = !r.changed ? "unchanged" : r.revision === 1 ? "created  " : "updated  ";
+    const prompt = r.promptVersion ? `, prompt v${r.promptVersion} active` : "";
+    const rollout = r.endedRollout ? `, rollout of v${r.endedRollout.candidateVersion} stopped` : "";
+    console.log(`${what} ${r.loop.id} (${r.loop.type}, realm ${r.loop.realm}, revision ${r.revision}${prompt}${rollout})`);
+  }
+  const changed = loops.filter((r) => r.changed).length;
+  const summary = `${changed} changed, ${loops.length - changed} unchanged`;
+  console.log(written ? summary : `${summary}; nothing written (--dry-run)`);
 }

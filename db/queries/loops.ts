@@ -1,11 +1,11 @@
-import { and, asc, desc, eq, ilike, inArray, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, ilike, inArray, isNull, or, sql } from "drizzle-orm";
 import type { LoopDefinition } from "../../lib/runtime/definition";
 import type { SaveRevisionParams, SaveRevisionResult } from "../../lib/runtime/store";
 import type { LoopRevision, PromptVersion, RegisteredLoop } from "../../lib/runtime/types";
 import { AppError } from "../../lib/errors";
 import type { Db } from "../client";
 import { oncePerDatabase, prepareNamed } from "../prepared-statement";
-import { loopRevisions, loops, promptPromotions, promptVersions, realms } from "../schema";
+import { loopRevisions, loops, promptPromotions, promptRollouts, promptVersions, realms } from "../schema";
 import { realmCondition, type RealmScope } from "./scope";
 
 const loopColumns = {
@@ -143,6 +143,8 @@ export async function getLoopRevision(db: Db, loopId: string, revision: number):
 /**
  * Appends a revision (and, for LLM loops whose prompt changed, a prompt version that becomes
  * active) in one transaction. The loop row is locked so concurrent registrations serialise.
+ * A running prompt rollout ends (`stopped`) when the active version moves, as it does with a
+ * promotion: it compared a candidate against a version that is no longer active.
  */
 export async function saveLoopRevision(db: Db, params: SaveRevisionParams): Promise<SaveRevisionResult> {
   const { definition, hash, actor } = params;
@@ -166,7 +168,7 @@ export async function saveLoopRevision(db: Db, params: SaveRevisionParams): Prom
         .where(and(eq(loopRevisions.loopId, existing.id), eq(loopRevisions.revision, existing.currentRevision)));
       if (current?.hash === hash) {
         const loop = await getLoop(tx as unknown as Db, { loopId: definition.id, scope: "all" });
-        return { loop: loop!, changed: false, promptVersion: null };
+        return { loop: loop!, changed: false, promptVersion: null, endedRollout: null };
       }
     }
     const now = new Date();
@@ -197,6 +199,7 @@ export async function saveLoopRevision(db: Db, params: SaveRevisionParams): Prom
       createdAt: now,
     });
     let promptVersion: number | null = null;
+    let endedRollout: SaveRevisionResult["endedRollout"] = null;
     if (params.prompt) {
       const [last] = await tx
         .select({ version: promptVersions.version })
@@ -224,9 +227,16 @@ export async function saveLoopRevision(db: Db, params: SaveRevisionParams): Prom
         createdAt: now,
       });
       await tx.update(loops).set({ activePromptVersion: promptVersion }).where(eq(loops.id, definition.id));
+      // The loop row is locked: no rollout starts or ends in between.
+      const [ended] = await tx
+        .update(promptRollouts)
+        .set({ endedBy: actor, endedAt: now, outcome: "stopped" })
+        .where(and(eq(promptRollouts.loopId, definition.id), isNull(promptRollouts.endedAt)))
+        .returning({ id: promptRollouts.id, candidateVersion: promptRollouts.candidateVersion, percent: promptRollouts.percent });
+      if (ended) endedRollout = { ...ended, outcome: "stopped" };
     }
     const loop = await getLoop(tx as unknown as Db, { loopId: definition.id, scope: "all" });
-    return { loop: loop!, changed: true, promptVersion };
+    return { loop: loop!, changed: true, promptVersion, endedRollout };
   });
 }
 

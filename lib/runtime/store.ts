@@ -27,6 +27,19 @@ export interface SaveRevisionResult {
   /** false when the definition was identical to the current revision. */
   changed: boolean;
   promptVersion: number | null;
+  /**
+   * The prompt rollout that was running when this revision activated a new prompt version: it
+   * ends with the move, as with a promotion (it compared a candidate against a version that is no
+   * longer active).
+   */
+  endedRollout: EndedRollout | null;
+}
+
+export interface EndedRollout {
+  id: string;
+  candidateVersion: number;
+  percent: number;
+  outcome: "stopped";
 }
 
 export interface NewRun {
@@ -208,4 +221,10 @@ export interface RuntimeStore {
   loadTurns(frameId: string): Promise<SavedTurn[]>;
   getTrace(runId: string): Promise<TraceFrame | null>;
   appendAudit(event: StoreAuditEvent): Promise<void>;
+  /**
+   * Runs `work` in one transaction, on a store whose every read and write is part of it: all of
+   * its writes commit together, or none does when `work` throws. Within a transaction, a nested
+   * one is a savepoint.
+   */
+  transaction<T>(work: (store: RuntimeStore) => Promise<T>): Promise<T>;
 }
