@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { AppError } from "../../lib/errors";
+import { MAX_RUN_TIMEOUT_MS } from "../../lib/runtime/run-input";
 import { formatTraceTree } from "../../lib/runtime/trace";
 import { EXIT, identityFor, readJsonArgument, withInstance } from "../context";
 
@@ -9,10 +11,11 @@ export function register(program: Command): void {
     .argument("<loopId>", "the loop to run")
     .option("-i, --input <json>", "input as JSON, @file.json, or - for standard input", "{}")
     .requiredOption("--as <username>", "run as this directory user (authorized like any caller)")
-    .option("--timeout <ms>", "deadline for the whole run, in milliseconds")
+    .option("--timeout <ms>", `deadline for the whole run, in milliseconds (1 to ${MAX_RUN_TIMEOUT_MS})`)
     .option("--json", "print the whole result (output and trace) as JSON")
     .action(async (loopId: string, options: { input: string; as: string; timeout?: string; json?: boolean }) => {
       const input = readJsonArgument(options.input);
+      const timeoutMs = options.timeout === undefined ? undefined : parseTimeout(options.timeout);
       const code = await withInstance(async (instance) => {
         const identity = await identityFor(instance, options.as);
         const controller = new AbortController();
@@ -22,7 +25,7 @@ export function register(program: Command): void {
           const result = await instance.executor.run(loopId, input, {
             identity,
             signal: controller.signal,
-            ...(options.timeout ? { timeoutMs: Number(options.timeout) } : {}),
+            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
           });
           if (options.json) {
             console.log(JSON.stringify(result, null, 2));
@@ -41,4 +44,13 @@ export function register(program: Command): void {
       }, { executesRuns: true });
       process.exitCode = code;
     });
+}
+
+/** `--timeout`: digits only (no "1e3", no "abc"), from 1 to the longest a timer can wait. */
+export function parseTimeout(value: string): number {
+  const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_RUN_TIMEOUT_MS) {
+    throw new AppError("invalid_input", `--timeout must be a whole number of milliseconds from 1 to ${MAX_RUN_TIMEOUT_MS} (got "${value}")`);
+  }
+  return ms;
 }

@@ -4,7 +4,7 @@ import type { DatabaseHandle } from "../../db/client";
 import { AUDIT_APPEND_SQL, auditActorOf, prepareAuditAppend, type AuditAppendRow } from "../../db/queries/audit";
 import { AppError } from "../errors";
 import type { Executor, RunOptions, StartedRun } from "../runtime/executor";
-import { checkRunInput, DEFAULT_MAX_INPUT_BYTES } from "../runtime/run-input";
+import { checkRunInput, checkRunTimeout, DEFAULT_MAX_INPUT_BYTES } from "../runtime/run-input";
 import { createSchemaValidator, type SchemaValidator } from "../runtime/json-schema";
 import type { RuntimeStore } from "../runtime/store";
 import { storableJson } from "../runtime/storable.mjs";
@@ -251,12 +251,13 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
   }
 
   async function start(loopId: string, given: unknown, runOptions: RunOptions): Promise<StartedRun> {
+    checkRunTimeout(runOptions.timeoutMs);
     const loop = await readLoop(loopId);
     if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
     const input = checkRunInput(loop, given, { maxInputBytes, validator });
     const runId = newId();
     const createdAt = clock.now();
-    const deadlineAt = runOptions.timeoutMs ? new Date(createdAt.getTime() + runOptions.timeoutMs) : null;
+    const deadlineAt = runOptions.timeoutMs !== undefined ? new Date(createdAt.getTime() + runOptions.timeoutMs) : null;
     const identity = runOptions.identity;
     await record({ runId, rootFrameId: newId(), loop, input, identity, createdAt, deadlineAt, promptOverride: runOptions.promptOverride, evaluatesFrameId: runOptions.evaluates?.frameId ?? null });
 

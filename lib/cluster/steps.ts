@@ -8,6 +8,7 @@ import { dispatchMcp, mcpResultToOutput, resolvedSecretValues, resolveMcpServer 
 import type { SucceededFrame } from "../runtime/executor";
 import type { SchemaValidator } from "../runtime/json-schema";
 import { redactSecrets } from "../runtime/redact";
+import { MAX_RUN_TIMEOUT_MS } from "../runtime/run-input";
 import { DispatchError, frameTimeoutError, toDispatchError, withRetry } from "../runtime/retry";
 import type { RuntimeStore } from "../runtime/store";
 import type {
@@ -163,7 +164,7 @@ async function defer(deps: StepDeps, step: StepRun, delayMs: number, group?: { i
   await commitStep(deps, job, (tx) => enqueueSteps(deps.boss, tx, [copy], {}));
 }
 
-interface StepSignal {
+export interface StepSignal {
   signal: AbortSignal;
   dispose(): void;
 }
@@ -172,7 +173,7 @@ interface StepSignal {
  * One signal for a step: the worker's (cancellation, shutdown), the frame's own timeout from
  * when it started, and the run's deadline — whichever comes first.
  */
-function stepSignal(deps: StepDeps, parent: AbortSignal, frame: FrameState, definition: LoopDefinition): StepSignal {
+export function stepSignal(deps: Pick<StepDeps, "clock">, parent: AbortSignal, frame: FrameState, definition: LoopDefinition): StepSignal {
   const controller = new AbortController();
   const timers: NodeJS.Timeout[] = [];
   const now = deps.clock.now().getTime();
@@ -187,8 +188,12 @@ function stepSignal(deps: StepDeps, parent: AbortSignal, frame: FrameState, defi
       Math.max(0, frameLeft),
     ),
   );
-  if (frame.run.deadlineAt) {
-    timers.push(setTimeout(() => controller.abort(runTimeoutError()), Math.max(0, frame.run.deadlineAt.getTime() - now)));
+  const runLeft = frame.run.deadlineAt ? frame.run.deadlineAt.getTime() - now : null;
+  // A deadline further off than a timer can wait (a stored row, or a clock far behind) would
+  // overflow the timer, which then fires at once. It is also further off than the frame's own
+  // timeout (24 hours at most), whose timer ends the step first; the next step sets it again.
+  if (runLeft !== null && runLeft <= MAX_RUN_TIMEOUT_MS) {
+    timers.push(setTimeout(() => controller.abort(runTimeoutError()), Math.max(0, runLeft)));
   }
   return {
     signal: controller.signal,

@@ -8,7 +8,7 @@ import { dispatchLlm } from "./dispatchers/llm";
 import { dispatchMcp } from "./dispatchers/mcp";
 import type { SchemaValidator } from "./json-schema";
 import type { ResolvedPrompt } from "./prompt-selection";
-import { checkRunInput, DEFAULT_MAX_INPUT_BYTES } from "./run-input";
+import { checkRunInput, checkRunTimeout, DEFAULT_MAX_INPUT_BYTES } from "./run-input";
 import { DispatchError, frameTimeoutError, round, toDispatchError } from "./retry";
 import type { FrameRow, RuntimeStore, ToolCallRow } from "./store";
 import { buildTraceTree, traceFrameFromRow } from "./trace";
@@ -418,6 +418,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   }
 
   async function begin(loopId: string, given: unknown, options: RunOptions): Promise<StartedRun> {
+    // A deadline past what a timer can wait would overflow it and end the run at once.
+    checkRunTimeout(options.timeoutMs);
     const loop = await store.getLoop(loopId);
     if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
     const input = checkRunInput(loop, given, { maxInputBytes, validator });
@@ -444,7 +446,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     rootRequest.prepared.catch(() => {});
     const alteredBefore = writer.alteredWrites();
     const createdAt = clock.now();
-    const deadline = options.timeoutMs ? new Date(createdAt.getTime() + options.timeoutMs) : null;
+    const deadline = options.timeoutMs !== undefined ? new Date(createdAt.getTime() + options.timeoutMs) : null;
     // The run's row and its audit event, one write (while the root frame is being authorized): a run
     // that could not be audited does not start, and leaves no row looking as if it runs.
     await store.createRun(
@@ -455,7 +457,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const onCallerAbort = () => controller.abort(new DispatchError("cancelled", "The run was cancelled by its caller"));
     options.signal?.addEventListener("abort", onCallerAbort, { once: true });
     if (options.signal?.aborted) onCallerAbort();
-    const runTimer = options.timeoutMs
+    const runTimer = options.timeoutMs !== undefined
       ? setTimeout(() => controller.abort(new DispatchError("run_timeout", `The run exceeded its deadline of ${options.timeoutMs} ms`)), options.timeoutMs)
       : undefined;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../errors";
-import { MAX_INPUT_DEPTH, nestsDeeperThan, refuseDeepInput } from "./run-input";
+import { checkRunTimeout, MAX_INPUT_DEPTH, MAX_RUN_TIMEOUT_MS, nestsDeeperThan, refuseDeepInput } from "./run-input";
 
 function nested(depth: number): unknown {
   let value: unknown = "leaf";
@@ -45,5 +45,24 @@ describe("refuseDeepInput", () => {
     }
     expect(isAppError(error, "invalid_input")).toBe(true);
     expect((error as Error).message).toBe(`Run input nests objects and arrays more than ${MAX_INPUT_DEPTH} levels deep`);
+  });
+});
+
+describe("checkRunTimeout", () => {
+  const code = (timeoutMs: number | undefined) => {
+    try {
+      checkRunTimeout(timeoutMs);
+      return "ok";
+    } catch (error) {
+      return isAppError(error) ? error.code : "thrown";
+    }
+  };
+
+  it("accepts no deadline, or whole milliseconds from 1 to the longest a timer can wait", () => {
+    expect([undefined, 1, 30_000, MAX_RUN_TIMEOUT_MS].map(code)).toEqual(["ok", "ok", "ok", "ok"]);
+  });
+
+  it("refuses as invalid input what would run with no deadline or overflow the timer", () => {
+    expect([0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, MAX_RUN_TIMEOUT_MS + 1, 3_000_000_000, 1e20].map(code)).toEqual(Array(8).fill("invalid_input"));
   });
 });

@@ -6,6 +6,25 @@ import type { RegisteredLoop } from "./types";
 export const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024;
 
 /**
+ * The longest deadline a run may be given, in milliseconds: the longest a Node timer can wait
+ * (2^31 − 1 ms, about 24.8 days). A longer one would overflow the timer, which then fires at once.
+ */
+export const MAX_RUN_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Refuses a run deadline that is not a whole number of milliseconds from 1 to
+ * `MAX_RUN_TIMEOUT_MS`, in the in-process and the cluster executor alike, before anything is
+ * recorded. No deadline at all (`undefined`) is fine.
+ */
+export function checkRunTimeout(timeoutMs: number | undefined): void {
+  if (timeoutMs === undefined) return;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_RUN_TIMEOUT_MS) {
+    const message = `must be a whole number of milliseconds from 1 to ${MAX_RUN_TIMEOUT_MS}`;
+    throw new AppError("invalid_input", `A run's timeout ${message} (got ${String(timeoutMs)})`, { issues: [{ path: "timeoutMs", message }] });
+  }
+}
+
+/**
  * Run input may nest objects and arrays this many levels deep. Far more than any real input
  * needs, and far less than what makes a value impossible to copy between threads or to write
  * as JSON without running out of stack.
