@@ -1,29 +1,14 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { cliRunner } from "../test/cli";
 import { openDatabase } from "../db/client";
 
-const run = promisify(execFile);
-const bin = new URL("../bin/loopstacks.mjs", import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), "loopstacks-cli-"));
 /** Each scenario gets its own data directory: the demo is seeded only into an empty database. */
 let dataDir = join(root, "default");
-
-async function loopstacks(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOOPSTACKS_DATA_DIR: dataDir, NODE_ENV: "test" },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const loopstacks = cliRunner(() => dataDir);
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

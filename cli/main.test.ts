@@ -1,24 +1,13 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { cliRunner, LOOPSTACKS_BIN } from "../test/cli";
 
-const run = promisify(execFile);
-const bin = new URL("../bin/loopstacks.mjs", import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), "loopstacks-main-"));
 const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOOPSTACKS_DATA_DIR: join(root, "data"), NODE_ENV: "test" };
-
-async function loopstacks(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const loopstacks = cliRunner(() => join(root, "data"));
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -54,7 +43,7 @@ describe("the loopstacks command line", { timeout: 120_000 }, () => {
     const loops = Array.from({ length: 50 }, (_, i) => `  - { id: pipe-${i}, type: http, realm: pipes, http: { url: "http://127.0.0.1:9/x" } }`);
     writeFileSync(file, `loops:\n${loops.join("\n")}\n`);
     // As `loopstacks apply -f many.yaml | head -0`: the reader is gone before anything is printed.
-    const child = spawn(process.execPath, [bin, "apply", "-f", file], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [LOOPSTACKS_BIN, "apply", "-f", file], { env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout.destroy();
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,24 +1,11 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { cliRunner } from "../../test/cli";
 
-const run = promisify(execFile);
-const bin = new URL("../../bin/loopstacks.mjs", import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), "loopstacks-apply-"));
-const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOOPSTACKS_DATA_DIR: join(root, "data"), NODE_ENV: "test" };
-
-async function loopstacks(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const loopstacks = cliRunner(() => join(root, "data"));
 
 function file(name: string, content: string | Buffer): string {
   const path = join(root, name);
