@@ -254,7 +254,7 @@ export async function createClusterExecutor(options: ClusterExecutorOptions): Pr
     checkRunTimeout(runOptions.timeoutMs);
     const loop = await readLoop(loopId);
     if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
-    const input = checkRunInput(loop, given, { maxInputBytes, validator });
+    const input = checkRunInput(loop, given, { maxInputBytes, validator, evaluation: runOptions.evaluates !== undefined });
     const runId = newId();
     const createdAt = clock.now();
     const deadlineAt = runOptions.timeoutMs !== undefined ? new Date(createdAt.getTime() + runOptions.timeoutMs) : null;

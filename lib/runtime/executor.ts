@@ -422,7 +422,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     checkRunTimeout(options.timeoutMs);
     const loop = await store.getLoop(loopId);
     if (!loop) throw new AppError("not_found", `Loop "${loopId}" does not exist`);
-    const input = checkRunInput(loop, given, { maxInputBytes, validator });
+    const input = checkRunInput(loop, given, { maxInputBytes, validator, evaluation: options.evaluates !== undefined });
     const runId = newId();
     const controller = new AbortController();
     const rows: RunRows = { frames: [], calls: [] };

@@ -53,12 +53,15 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** Refuses run input nested deeper than `MAX_INPUT_DEPTH`, before anything else looks at it. */
-export function refuseDeepInput(input: unknown): void {
-  if (nestsDeeperThan(input, MAX_INPUT_DEPTH)) {
-    throw new AppError("invalid_input", `Run input nests objects and arrays more than ${MAX_INPUT_DEPTH} levels deep`);
+/** Refuses run input nested deeper than `MAX_INPUT_DEPTH` (or `limit`), before anything else looks at it. */
+export function refuseDeepInput(input: unknown, limit = MAX_INPUT_DEPTH): void {
+  if (nestsDeeperThan(input, limit)) {
+    throw new AppError("invalid_input", `Run input nests objects and arrays more than ${limit} levels deep`);
   }
 }
+
+/** Room for an evaluator run's envelope around the frame it scores (`EvaluatorInput`: ids, loop, version). */
+const EVALUATION_ENVELOPE_BYTES = 4096;
 
 /**
  * The checks every run's input passes before anything is recorded, in the in-process and the
@@ -66,8 +69,15 @@ export function refuseDeepInput(input: unknown): void {
  * valid against the loop's input schema. Returns the input as JSON holds it (what every frame
  * and the trace see, whichever database stores it).
  */
-export function checkRunInput(loop: RegisteredLoop, given: unknown, options: { maxInputBytes: number; validator: SchemaValidator }): unknown {
-  refuseDeepInput(given);
+export function checkRunInput(
+  loop: RegisteredLoop,
+  given: unknown,
+  options: { maxInputBytes: number; validator: SchemaValidator; evaluation?: boolean },
+): unknown {
+  // An evaluator's input wraps a frame's input and output one level down, each within the limits
+  // a run's input has: the limits make room for the wrapping.
+  const maxInputBytes = options.evaluation ? 2 * options.maxInputBytes + EVALUATION_ENVELOPE_BYTES : options.maxInputBytes;
+  refuseDeepInput(given, options.evaluation ? MAX_INPUT_DEPTH + 1 : MAX_INPUT_DEPTH);
   let json: string | undefined;
   try {
     json = JSON.stringify(given ?? null);
@@ -77,8 +87,8 @@ export function checkRunInput(loop: RegisteredLoop, given: unknown, options: { m
   // A function or a symbol serialises to nothing at all.
   if (json === undefined) throw new AppError("invalid_input", "Run input must be JSON-serialisable");
   const size = Buffer.byteLength(json);
-  if (size > options.maxInputBytes) {
-    throw new AppError("payload_too_large", `Run input is ${size} bytes; the limit is ${options.maxInputBytes} bytes`);
+  if (size > maxInputBytes) {
+    throw new AppError("payload_too_large", `Run input is ${size} bytes; the limit is ${maxInputBytes} bytes`);
   }
   const input: unknown = JSON.parse(json);
   if (loop.definition.inputSchema) {

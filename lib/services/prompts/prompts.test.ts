@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../../db/queries/audit";
 import { createDbEvaluatorStore } from "../../../db/evaluator-store";
+import { MAX_INPUT_DEPTH } from "../../runtime/run-input";
 import { auditEvents, frames, promptRollouts, runs, scores } from "../../../db/schema";
 import { DATABASE_KINDS } from "../../../test/database";
 import { createTestRuntime, type TestRuntime } from "../../../test/runtime-harness";
@@ -446,8 +447,9 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
     let evaluating: Runtime;
     const logged: string[] = [];
 
-    beforeAll(async () => {
-      evaluating = createRuntime({
+    /** A runtime that runs evaluator loops, sampling at 0.5, logging what it cannot score. */
+    const evaluatingRuntime = () =>
+      createRuntime({
         store: rt.store,
         model: createAnthropicModelClient({ apiKey: "test-key", baseURL: rt.model.url }),
         mcp: createMcpClientFactory(),
@@ -457,6 +459,9 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
           logger: { error: (message, error) => logged.push(`${message} ${error instanceof Error ? error.message : String(error)}`) },
         },
       });
+
+    beforeAll(async () => {
+      evaluating = evaluatingRuntime();
       await rt.registry.registerMany([
         { id: "answerer", type: "llm", realm: "clinic", llm: { model: "claude-test", systemPrompt: "answer" } },
         { id: "judge", type: "llm", realm: "clinic", llm: { model: "claude-test", systemPrompt: "judge" } },
@@ -513,16 +518,7 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       await setLoopEvaluator({ db }, maintainer, { loopId: "sampled-out", evaluatorLoopId: "judge", sampleRate: 0.4 });
       await setLoopEvaluator({ db }, maintainer, { loopId: "sampled-in", evaluatorLoopId: "judge", sampleRate: 0.6 });
       await setLoopEvaluator({ db }, both, { loopId: "guarded", evaluatorLoopId: "lab-judge", sampleRate: 1 });
-      const runtime = createRuntime({
-        store: rt.store,
-        model: createAnthropicModelClient({ apiKey: "test-key", baseURL: rt.model.url }),
-        mcp: createMcpClientFactory(),
-        evaluators: {
-          store: createDbEvaluatorStore(db),
-          random: () => 0.5,
-          logger: { error: (message, error) => logged.push(`${message} ${error instanceof Error ? error.message : String(error)}`) },
-        },
-      });
+      const runtime = evaluatingRuntime();
       const out = await runtime.executor.run("sampled-out", {}, { identity: operatorIdentity });
       const inside = await runtime.executor.run("sampled-in", {}, { identity: operatorIdentity });
       const guarded = await runtime.executor.run("guarded", {}, { identity: operatorIdentity });
@@ -536,6 +532,20 @@ describe.each(DATABASE_KINDS)("prompt lifecycle on %s", (kind) => {
       await removeLoopEvaluator({ db }, maintainer, { loopId: "sampled-in", evaluatorLoopId: "judge" });
       expect(await outcome(removeLoopEvaluator({ db }, maintainer, { loopId: "sampled-in", evaluatorLoopId: "judge" }))).toBe("not_found");
       expect(await outcome(removeLoopEvaluator({ db }, operator, { loopId: "sampled-out", evaluatorLoopId: "judge" }))).toBe("forbidden");
+    });
+
+    it("scores a frame whose input is as deep and as large as a run's input may be", async () => {
+      await rt.registry.register({ id: "deep-answerer", type: "llm", realm: "clinic", llm: { model: "claude-test", systemPrompt: "answer" } });
+      rt.model.setScript("deep-answerer", { steps: [{ text: "x".repeat(900_000) }] });
+      await setLoopEvaluator({ db }, maintainer, { loopId: "deep-answerer", evaluatorLoopId: "judge", sampleRate: 1 });
+      let input: unknown = "x".repeat(900_000);
+      for (let depth = 0; depth < MAX_INPUT_DEPTH; depth++) input = [input];
+      const runtime = evaluatingRuntime();
+      const result = await runtime.executor.run("deep-answerer", input, { identity: operatorIdentity });
+      await runtime.close();
+      expect(result.status).toBe("succeeded");
+      // The evaluator's input wraps the frame's, one level deeper and twice as large: it is scored all the same.
+      expect((await db.select().from(scores).where(eq(scores.frameId, result.trace.id))).map((s) => [s.author, s.value])).toEqual([["judge", 0.75]]);
     });
   });
 
