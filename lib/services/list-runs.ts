@@ -4,6 +4,7 @@ import { listRuns as selectRuns, type RunSummary as RunRow } from "../../db/quer
 import { FRAME_STATUSES, type RunStatus } from "../runtime/types";
 import { realmsFor, scopeFor, type Actor } from "./actor";
 import { filterDateSchema } from "./filter-date";
+import { checkInstant } from "../export/instant";
 
 /** Filters come from a URL: an empty or unknown value means "no filter". */
 export const listRunsSchema = z.object({
@@ -97,8 +98,9 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } | 
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
     if (!Array.isArray(value) || typeof value[0] !== "string" || typeof value[1] !== "string" || !UUID.test(value[1])) return undefined;
-    const createdAt = new Date(value[0]);
-    return Number.isNaN(createdAt.getTime()) ? undefined : { createdAt, id: value[1] };
+    // Only a time a run can have been created at: one the database could not read fails the page.
+    const createdAt = checkInstant(new Date(value[0]));
+    return createdAt.ok ? { createdAt: createdAt.date, id: value[1] } : undefined;
   } catch {
     return undefined;
   }

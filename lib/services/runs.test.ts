@@ -112,4 +112,10 @@ describe("run services on pglite", () => {
     expect(decodeCursor("garbage")).toBeUndefined();
     expect(decodeCursor(Buffer.from(JSON.stringify(["2026-01-01", "1' or 1=1"])).toString("base64url"))).toBeUndefined();
   });
+
+  it("starts from the newest run for a cursor at a time the database cannot read", async () => {
+    const forged = Buffer.from(JSON.stringify(["+010000-01-01T00:00:00Z", "00000000-0000-4000-8000-000000000000"])).toString("base64url");
+    expect(decodeCursor(forged)).toBeUndefined();
+    expect((await listRuns(deps, operatorA, { cursor: forged })).runs).toEqual((await listRuns(deps, operatorA, {})).runs);
+  });
 });
