@@ -1,7 +1,7 @@
 import Link from "next/link";
 import type { LoopSummary } from "@/lib/services/list-loops";
 import { Badge, TypeBadge } from "../ui/badge";
-import { formatTime } from "../ui/format";
+import { formatTime, visibleControls } from "../ui/format";
 import { cardClass } from "../ui/styles";
 
 export function LoopsTable({ loops }: { loops: LoopSummary[] }) {
@@ -38,7 +38,7 @@ export function LoopsTable({ loops }: { loops: LoopSummary[] }) {
                 <Link href={`/loops/${encodeURIComponent(loop.id)}`} className="font-mono font-medium text-indigo-600 hover:underline dark:text-indigo-400">
                   {loop.id}
                 </Link>
-                {loop.description ? <p className="mt-0.5 truncate text-zinc-500 dark:text-zinc-400">{loop.description}</p> : null}
+                {loop.description ? <p className="mt-0.5 truncate text-zinc-500 dark:text-zinc-400">{visibleControls(loop.description)}</p> : null}
               </td>
               <td className="px-4 py-3">
                 <TypeBadge type={loop.type} />

@@ -35,12 +35,31 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-/** Pretty JSON for display; values that cannot be serialised are shown as text. */
+/**
+ * Characters that reorder the text around them (bidirectional embeddings, overrides, isolates and
+ * marks). Shown as they are, `invoice\u202Egnp.exe` reads `invoiceexe.png` and can make a name in
+ * a table read as its neighbour's; the console shows them as visible codes instead.
+ */
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+const codePoint = (char: string) => char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+
+/** Text from a loop, a run or a directory, with every bidirectional control shown as `⟨U+202E⟩`. */
+export function visibleControls(text: string): string {
+  return text.replace(BIDI_CONTROLS, (char) => `⟨U+${codePoint(char)}⟩`);
+}
+
+/**
+ * Pretty JSON for display, bidirectional controls written as JSON escapes (`\u202E`), so the
+ * text still reads as the JSON it is; values that cannot be serialised are shown as text.
+ */
 export function prettyJson(value: unknown): string {
   if (value === undefined) return "—";
+  let text: string;
   try {
-    return JSON.stringify(value, null, 2) ?? String(value);
+    text = JSON.stringify(value, null, 2) ?? String(value);
   } catch {
-    return String(value);
+    return visibleControls(String(value));
   }
+  return text.replace(BIDI_CONTROLS, (char) => `\\u${codePoint(char)}`);
 }

@@ -1,8 +1,9 @@
-import { prettyJson } from "./format";
+import { prettyJson, visibleControls } from "./format";
 
 /**
  * Read-only JSON, scrollable, with a bounded height so a large payload cannot swamp a page.
- * A string value (a model's text answer) is shown as text, its line breaks intact.
+ * A string value (a model's text answer) is shown as text, its line breaks intact; either way,
+ * characters that reorder text are shown as codes (`visibleControls`).
  */
 export function JsonBlock({ value, label, maxHeight = "24rem" }: { value: unknown; label: string; maxHeight?: string }) {
   const isText = typeof value === "string";
@@ -15,7 +16,7 @@ export function JsonBlock({ value, label, maxHeight = "24rem" }: { value: unknow
         isText ? "font-sans" : "font-mono"
       }`}
     >
-      {isText ? value : prettyJson(value)}
+      {isText ? visibleControls(value) : prettyJson(value)}
     </pre>
   );
 }

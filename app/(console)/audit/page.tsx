@@ -3,7 +3,7 @@ import Link from "next/link";
 import { AuditFilters, type AuditFilterValues } from "@/components/audit/audit-filters";
 import { Badge } from "@/components/ui/badge";
 import { EmptyState } from "@/components/ui/empty-state";
-import { formatTime } from "@/components/ui/format";
+import { formatTime, visibleControls } from "@/components/ui/format";
 import { JsonBlock } from "@/components/ui/json-block";
 import { PageHeader } from "@/components/ui/page-header";
 import { buttonClass, cardClass } from "@/components/ui/styles";
@@ -85,11 +85,11 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
                     <span className="font-mono text-xs">{event.action}</span> <span className={`text-xs ${OUTCOME_CLASS[event.outcome] ?? ""}`}>{event.outcome}</span>
                   </td>
                   <td className="px-3 py-2 text-xs">
-                    <span className="font-mono">{String(event.actor.subject ?? "—")}</span>
-                    {event.actor.source ? <span className="ml-1 text-zinc-500">({String(event.actor.source)})</span> : null}
+                    <span className="font-mono">{visibleControls(String(event.actor.subject ?? "—"))}</span>
+                    {event.actor.source ? <span className="ml-1 text-zinc-500">({visibleControls(String(event.actor.source))})</span> : null}
                   </td>
                   <td className="px-3 py-2 text-xs">{event.realmId ? <Badge>{event.realmId}</Badge> : <span className="text-zinc-500">instance</span>}</td>
-                  <td className="break-all px-3 py-2 font-mono text-xs">{event.targetType ? `${event.targetType} ${event.targetId ?? ""}` : "—"}</td>
+                  <td className="break-all px-3 py-2 font-mono text-xs">{event.targetType ? visibleControls(`${event.targetType} ${event.targetId ?? ""}`) : "—"}</td>
                   <td className="px-4 py-2">
                     {Object.keys(event.data).length > 0 ? (
                       <details>
