@@ -71,7 +71,8 @@ export function openApiDocument(): JsonSchema {
       description:
         "Register and list loops, start runs, read runs with their trace, post scores. Authenticate with a service token " +
         "(`Authorization: Bearer lst_…`), created by a realm admin in the console under Admin → Service tokens. A token holds one role in one realm; " +
-        "anything outside that realm answers 404. Errors are `{ error: { code, message, issues? } }`.",
+        "anything outside that realm answers 404. Errors are `{ error: { code, message, issues? } }`; a method a path does not take " +
+        "answers 405 (`method_not_allowed`) with an `Allow` header, and a path with no route answers 404.",
     },
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
@@ -238,6 +239,14 @@ export function openApiDocument(): JsonSchema {
             "200": { description: "The bundle; verify it with `node verify.mjs` inside it, or with sha256sum and openssl", content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
             ...errorResponses(400, 401, 403, 404, 413),
           },
+        },
+      },
+      "/api/v1": {
+        get: {
+          operationId: "index",
+          summary: "The API's index: its name, version and where this document is",
+          security: [],
+          responses: { "200": { description: "The index", content: jsonContent({ type: "object", properties: { name: { type: "string" }, version: { type: "string" }, openapi: { type: "string" } } }) } },
         },
       },
       "/api/v1/openapi.json": {

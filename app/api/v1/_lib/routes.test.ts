@@ -9,11 +9,18 @@ import { createTestInstance, type TestInstance } from "@/test/instance";
 import { resolveActor, type Actor } from "@/lib/services/actor";
 import { createServiceToken, hashToken, listServiceTokens, revokeServiceToken } from "@/lib/services/service-tokens";
 import { ROLES, type Role } from "@/lib/runtime/types";
+import { HTTP_METHODS } from "@/lib/server/http";
 
 const V1 = fileURLToPath(new URL("..", import.meta.url));
 
-/** Every route file under app/api/v1, as `/api/v1/...` with `[id]` segments, and its exported methods. */
-async function discoverRoutes(): Promise<{ path: string; methods: string[]; module: Record<string, unknown> }[]> {
+/** The catch-all for paths no route takes: not a route of the API, tested on its own. */
+const CATCH_ALL = "/api/v1/[...path]";
+
+/**
+ * Every route file under app/api/v1, as `/api/v1/...` with `[id]` segments, and the methods it
+ * takes: those its OPTIONS answer allows (checked against its handlers in "methods" below).
+ */
+async function discoverRoutes(): Promise<{ path: string; methods: string[]; allow: string | null; module: Record<string, unknown> }[]> {
   const found: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir)) {
@@ -27,7 +34,11 @@ async function discoverRoutes(): Promise<{ path: string; methods: string[]; modu
     found.sort().map(async (file) => {
       const exports = (await import(file)) as Record<string, unknown>;
       const dir = relative(V1, join(file, "..")).split("\\").join("/");
-      return { path: `/api/v1/${dir}`, methods: ["GET", "POST", "PUT", "PATCH", "DELETE"].filter((m) => typeof exports[m] === "function"), module: exports };
+      const path = dir ? `/api/v1/${dir}` : "/api/v1";
+      const options = exports.OPTIONS as ((request: Request) => Response | Promise<Response>) | undefined;
+      const allow = options ? (await options(new Request(`http://loopstacks.test${path}`, { method: "OPTIONS" }))).headers.get("allow") : null;
+      const allowed = allow?.split(", ") ?? [];
+      return { path, methods: ["GET", "POST", "PUT", "PATCH", "DELETE"].filter((m) => allowed.includes(m)), allow, module: exports };
     }),
   );
 }
@@ -65,10 +76,14 @@ describe.each(DATABASE_KINDS)("REST API v1 on %s", (kind) => {
     return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : null };
   }
 
+  let catchAll: Awaited<ReturnType<typeof discoverRoutes>>[number] | undefined;
+
   beforeAll(async () => {
     t = await createTestInstance(kind);
     t.install();
-    routes = await discoverRoutes();
+    const discovered = await discoverRoutes();
+    routes = discovered.filter((r) => r.path !== CATCH_ALL);
+    catchAll = discovered.find((r) => r.path === CATCH_ALL);
     adminAlpha = await resolveActor(t.database.db, await t.grant("alpha", "admin"));
     const adminBeta = await resolveActor(t.database.db, await t.grant("beta", "admin"));
     await t.registry.registerMany([
@@ -143,6 +158,77 @@ describe.each(DATABASE_KINDS)("REST API v1 on %s", (kind) => {
       expect(response.status).toBe(401);
       expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
       expect(response.body).toMatchObject({ error: { code: "unauthenticated" } });
+    });
+  });
+
+  /** What Next does with a method a route file does not export: an empty 405, HEAD from GET, OPTIONS listing the exports. */
+  describe("methods", () => {
+    it("answers every method a route does not take with a JSON 405 and the route's Allow header, before the token", async () => {
+      for (const route of routes) {
+        const path = route.path.replace(/\[[^\]]+\]/g, "00000000-0000-0000-0000-000000000000");
+        // Next answers a method a route file does not export itself: every one must be exported (HEAD comes from GET).
+        for (const method of HTTP_METHODS) {
+          if (method === "HEAD" && typeof route.module.GET === "function") continue;
+          expect(typeof route.module[method], `${route.path} exports no ${method}: Next would answer it`).toBe("function");
+        }
+        expect(route.allow, `OPTIONS ${route.path}`).toBe(
+          [...route.methods, ...(route.methods.includes("GET") ? ["HEAD"] : []), "OPTIONS"].sort().join(", "),
+        );
+        expect(route.methods.length, `${route.path} takes no method`).toBeGreaterThan(0);
+        const options = await call("OPTIONS", path);
+        expect(options.status).toBe(204);
+        expect(options.headers.get("allow")).toBe(route.allow);
+        for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"]) {
+          const response = await call(method, path);
+          if (route.methods.includes(method)) {
+            // A method the route takes reaches its handler: the token check, or the public answer.
+            expect(response.status, `${method} ${route.path}`).toBeOneOf([200, 401]);
+            continue;
+          }
+          expect(response.status, `${method} ${route.path}`).toBe(405);
+          expect(response.headers.get("allow"), `${method} ${route.path}`).toBe(route.allow);
+          expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+          expect(response.body, `${method} ${route.path}`).toMatchObject({
+            error: { code: "method_not_allowed", message: `${method} is not allowed on ${path}; it takes ${route.allow}` },
+          });
+        }
+        if (!route.methods.includes("GET")) {
+          const head = await call("HEAD", path);
+          expect(head.status, `HEAD ${route.path}`).toBe(405);
+          expect(head.headers.get("allow")).toBe(route.allow);
+        }
+      }
+    });
+
+    it("refuses a wrong method with 405 whatever the token, and a right one still needs the token", async () => {
+      expect(await call("PUT", "/api/v1/runs", { token: tokens["beta-admin"] })).toMatchObject({ status: 405, body: { error: { code: "method_not_allowed" } } });
+      expect(await call("GET", `/api/v1/runs/${alphaRunId}/cancel`, { token: tokens["beta-viewer"] })).toMatchObject({ status: 405, body: { error: { code: "method_not_allowed" } } });
+      expect((await call("DELETE", "/api/v1/loops")).headers.get("allow")).toBe("GET, HEAD, OPTIONS, POST");
+      expect((await call("POST", "/api/v1/runs")).status).toBe(401);
+    });
+
+    it("answers a path no route takes with a JSON 404 naming the method and path, for every method", async () => {
+      expect(catchAll, `no ${CATCH_ALL} route: Next would answer unknown paths with its HTML page`).toBeDefined();
+      for (const method of HTTP_METHODS) expect(typeof catchAll!.module[method], `${CATCH_ALL} ${method}`).toBe("function");
+      for (const [method, path] of [
+        ["GET", "/api/v1/nope"],
+        ["GET", "/api/v1/loops/demo-echo"],
+        ["POST", `/api/v1/runs/${alphaRunId}/retry`],
+        ["DELETE", "/api/v1/nope/deeper"],
+        ["OPTIONS", "/api/v1/nope"],
+      ] as const) {
+        const handler = catchAll!.module[method] as Handler;
+        const response = await handler(new Request(`http://loopstacks.test${path}`, { method, headers: { authorization: `Bearer ${tokens["alpha-admin"]!}` } }), {
+          params: Promise.resolve({ path: path.split("/").slice(3).join("/") }),
+        });
+        expect(response.status, `${method} ${path}`).toBe(404);
+        expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+        expect(await response.json()).toEqual({ error: { code: "not_found", message: `No such API route: ${method} ${path}` } });
+      }
+    });
+
+    it("serves the API's index at /api/v1, without a token", async () => {
+      expect(await call("GET", "/api/v1")).toMatchObject({ status: 200, body: { name: "LoopStacks REST API", version: "1", openapi: "/api/v1/openapi.json" } });
     });
   });
 
@@ -253,7 +339,7 @@ describe.each(DATABASE_KINDS)("REST API v1 on %s", (kind) => {
    * the route files, so a new route without an entry here fails.
    */
   describe("realm isolation matrix", () => {
-    const PUBLIC = new Set(["GET /api/v1/openapi.json"]);
+    const PUBLIC = new Set(["GET /api/v1", "GET /api/v1/openapi.json"]);
     type Case = { path: () => string; body?: () => unknown; allowed: Role[]; ok: number[]; foreign: number[] };
     const MATRIX: Record<string, Case> = {
       "GET /api/v1/loops": { path: () => "/api/v1/loops?realm=alpha", allowed: [...ROLES], ok: [200], foreign: [200] },

@@ -3,6 +3,7 @@ import { apiRoute, readJson } from "../_lib/api";
 import { exportBundleSchema } from "@/lib/export/export-bundle";
 import { AppError } from "@/lib/errors";
 import { exportDownload } from "@/lib/server/export-response";
+import { unsupportedMethods } from "@/lib/server/http";
 
 /** POST a scope (`{ kind: "run", runId }` or `{ kind: "realm", realmId, from, to }`), receive the signed bundle. */
 export const POST = apiRoute(async ({ request, actor }) => {
@@ -14,3 +15,5 @@ export const POST = apiRoute(async ({ request, actor }) => {
   }
   return exportDownload(request, actor, parsed.data);
 });
+
+export const { GET, HEAD, PUT, PATCH, DELETE, OPTIONS } = unsupportedMethods({ POST });

@@ -1,6 +1,7 @@
 import { listLoops, type ListLoopsInput } from "@/lib/services/list-loops";
 import { registerLoop } from "@/lib/services/register-loop";
 import { apiRoute, json, readJson } from "../_lib/api";
+import { unsupportedMethods } from "@/lib/server/http";
 
 /** Loops of the token's realm. Filters: `search`, `realm`, `type`. */
 export const GET = apiRoute(async ({ request, actor, instance }) => {
@@ -20,3 +21,5 @@ export const POST = apiRoute(async ({ request, actor, instance }) => {
   const result = await registerLoop({ db: instance.database.db, registry: instance.registry }, actor, { definition });
   return json(result, { status: result.changed && result.revision === 1 ? 201 : 200 });
 });
+
+export const { PUT, PATCH, DELETE, OPTIONS } = unsupportedMethods({ GET, POST });

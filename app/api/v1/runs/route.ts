@@ -1,5 +1,6 @@
 import { invokeLoop } from "@/lib/services/invoke-loop";
 import { apiRoute, json, readJson } from "../_lib/api";
+import { unsupportedMethods } from "@/lib/server/http";
 
 /**
  * Starts a run: `{ loopId, input, wait? }`. With `wait: true` the answer is the finished run
@@ -12,3 +13,5 @@ export const POST = apiRoute(async ({ request, actor, instance }) => {
   const location = `/api/v1/runs/${result.runId}`;
   return json({ ...result, links: { run: location } }, { status: 202, headers: { location } });
 });
+
+export const { GET, HEAD, PUT, PATCH, DELETE, OPTIONS } = unsupportedMethods({ POST });
