@@ -32,10 +32,32 @@ export interface ThrottleKeys {
   address: string | null;
 }
 
-/** Case and Unicode form do not make a different person: LDAP compares uids case-insensitively. */
+// RFC 4518 §2.2 maps these to nothing: soft hyphens, the combining grapheme joiner, variation
+// selectors, the object replacement character, zero width space, and every other control (Cc)
+// or format (Cf) character except the white space ones mapped to a space below.
+const MAPPED_TO_NOTHING = /[\u00ad\u1806\u034f\u180b-\u180d\ufe00-\ufe0f\ufffc\u200b]|(?![\t\n\v\f\r\u0085])[\p{Cc}\p{Cf}]/gu;
+const MAPPED_TO_SPACE = /[\t\n\v\f\r\u0085\p{Zs}\p{Zl}\p{Zp}]+/gu;
+
+/**
+ * A login name as the directory compares it, so that every spelling it takes for one person
+ * counts against one throttle key. OpenLDAP's caseIgnoreMatch (and its kin on other servers)
+ * prepares strings as RFC 4518 says: characters mapped to nothing or to a space, NFKC, case
+ * folded, leading and trailing spaces dropped and runs of spaces made one. Otherwise `ｂob`
+ * (fullwidth) and `𝐛𝐨𝐛` (mathematical bold), which sign in as bob, would each get attempts of
+ * their own, and the directory's lockout could be reached from outside.
+ */
+export function directoryName(username: string): string {
+  const mapped = username.replace(MAPPED_TO_NOTHING, "").normalize("NFKC");
+  // Upper then lower case folds what one lower-casing leaves apart (ß and SS, ς and σ, ﬀ);
+  // folding can leave a string out of NFKC, so it is normalised again.
+  const folded = mapped.toLowerCase().toUpperCase().toLowerCase().normalize("NFKC");
+  return folded.replace(MAPPED_TO_SPACE, " ").trim();
+}
+
+/** Case, Unicode form and look-alike spellings do not make a different person: see `directoryName`. */
 export function throttleKeys(username: string, clientAddress: string | null | undefined): ThrottleKeys {
   const address = clientAddress?.trim();
-  return { username: `user:${username.normalize("NFC").toLowerCase()}`, address: address ? `addr:${address.toLowerCase()}` : null };
+  return { username: `user:${directoryName(username)}`, address: address ? `addr:${address.toLowerCase()}` : null };
 }
 
 /** The block, in milliseconds, after the `failures`-th failure: none below the limit, then doubling. */

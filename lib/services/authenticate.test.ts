@@ -88,6 +88,18 @@ describe.each(DATABASE_KINDS)("authenticate on %s", (kind) => {
       expect(await login(padded, "ada")).toMatchObject({ ok: false, error: "invalid_credentials" });
       expect(await lastAudit()).toMatchObject({ data: { reason: "malformed_input" } });
     }
+    // Bidi marks, embeddings, overrides and isolates, and other format characters: shown in the
+    // audit log they would reorder the text around them.
+    // (From addresses of their own: one address's 20 failures would block it.)
+    for (const [i, bidi] of ["\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u061c", "\ufeff", "\u200b", "\u00ad", "\u{e0001}"].entries()) {
+      expect(await login(`ada${bidi}`, "ada", `10.2.0.${i}`)).toMatchObject({ ok: false, error: "invalid_credentials" });
+      expect(await lastAudit()).toMatchObject({ data: { reason: "malformed_input" } });
+    }
+    // Audited as escapes, not as characters that would act on the log.
+    expect(await login("x\u202elmth.exe", "guess", "10.3.0.1")).toMatchObject({ ok: false, error: "invalid_credentials" });
+    expect(await lastAudit()).toMatchObject({ action: "login.failed", actor: { subject: "x\\u202elmth.exe" }, data: { reason: "malformed_input" } });
+    expect(await login("\u2066x\u{e0041}\u0085", "guess", "10.3.0.2")).toMatchObject({ ok: false });
+    expect(await lastAudit()).toMatchObject({ actor: { subject: "\\u2066x\\u{e0041}\\u0085" } });
     expect(await login({ $ne: "" }, "ada")).toMatchObject({ ok: false, error: "invalid_credentials" });
     expect(await lastAudit()).toMatchObject({ data: { reason: "malformed_input" } });
     expect(directory.calls).toBe(0);
@@ -164,8 +176,8 @@ describe("authenticate against OpenLDAP", () => {
     await Promise.all([slapd?.stop(), database?.close()]);
   });
 
-  it("stops asking the directory once a username is throttled, and stores the directory's groups", async () => {
-    const config = loadLdapConfig({
+  const ldapConfig = () =>
+    loadLdapConfig({
       LOOPSTACKS_LDAP_URLS: slapd.url,
       LOOPSTACKS_LDAP_INSECURE: "true",
       LOOPSTACKS_LDAP_BIND_DN: slapd.bindDn,
@@ -173,7 +185,9 @@ describe("authenticate against OpenLDAP", () => {
       LOOPSTACKS_LDAP_USER_BASE_DN: `ou=people,${slapd.baseDn}`,
       LOOPSTACKS_LDAP_NESTED_GROUPS: "recursive",
     })!;
-    const directory = counting(createLdapDirectory(config, { warn: () => {} }));
+
+  it("stops asking the directory once a username is throttled, and stores the directory's groups", async () => {
+    const directory = counting(createLdapDirectory(ldapConfig(), { warn: () => {} }));
     const login = (username: string, password: string) => authenticate({ db: database.db, directory }, { username, password, clientAddress: "192.0.2.1" });
 
     const ok = await login("alice", SEEDED.passwords.alice!);
@@ -184,5 +198,25 @@ describe("authenticate against OpenLDAP", () => {
     expect(await login("bob", SEEDED.passwords.bob!)).toMatchObject({ error: "throttled" });
     expect(await login("Bob", SEEDED.passwords.bob!)).toMatchObject({ error: "throttled" });
     expect(directory.calls).toBe(6);
+  });
+
+  it("throttles every spelling the directory signs in as one person under that person's name", async () => {
+    await database.db.delete(loginThrottle);
+    const directory = counting(createLdapDirectory(ldapConfig(), { warn: () => {} }));
+    let address = 0;
+    // Each attempt from an address of its own, so only the username count can block.
+    const login = (username: string, password: string) => authenticate({ db: database.db, directory }, { username, password, clientAddress: `198.51.100.${++address}` });
+
+    // OpenLDAP's caseIgnoreMatch takes fullwidth and mathematical bold letters for bob's.
+    expect(await login("\u{1d41b}\u{1d428}\u{1d41b}", SEEDED.passwords.bob!)).toMatchObject({ ok: true, identity: { subject: "bob" } });
+    directory.calls = 0;
+
+    for (let i = 0; i < 5; i++) expect(await login("bob", "guess")).toMatchObject({ error: "invalid_credentials" });
+    expect(await login("bob", "guess")).toMatchObject({ error: "throttled" });
+    expect(await login("\uff42ob", "guess")).toMatchObject({ error: "throttled" });
+    for (const spelling of ["\uff22\uff4fb", "\uff42\uff4f\uff42", "\u{1d41b}\u{1d428}\u{1d41b}", "BOB"]) {
+      expect(await login(spelling, SEEDED.passwords.bob!)).toMatchObject({ error: "throttled" });
+    }
+    expect(directory.calls).toBe(5);
   });
 });

@@ -13,18 +13,33 @@ import {
 } from "../auth/throttle";
 import type { Identity } from "../runtime/types";
 
+/**
+ * Characters that never belong in a login name: controls (C0, C1), format characters (the bidi
+ * marks, embeddings, overrides and isolates among them, U+061C, U+FEFF, zero-width ones), lone
+ * surrogates and the line and paragraph separators. They carry injections, and a bidi override
+ * shown in the audit log reverses the text around it.
+ */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/u;
+
 export const loginSchema = z.object({
   username: z
     .string()
     .max(256)
-    // Control characters never belong in a login name and are a common injection carrier: they are
-    // refused where they are, before the surrounding spaces are trimmed (a trailing newline included).
-    .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s), "Username contains invalid characters")
+    // Refused where they are, before the surrounding spaces are trimmed (a trailing newline included).
+    .refine((s) => !UNPRINTABLE.test(s), "Username contains invalid characters")
     .trim()
     .min(1, "Enter your username"),
   password: z.string().max(1024),
 });
 export type LoginInput = z.infer<typeof loginSchema>;
+
+/** Each unprintable character as its escape: \\u0000, or \\u{e0001} beyond the BMP. */
+function printable(text: string): string {
+  return text.replace(new RegExp(UNPRINTABLE.source, "gu"), (c) => {
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
 
 /** What the person is told for a refused login: the same words whatever the reason. */
 export const LOGIN_REFUSED_MESSAGE = "Incorrect username or password, or too many attempts. Try again later.";
@@ -59,10 +74,8 @@ export async function authenticate(
   const settings = { ...DEFAULT_THROTTLE_SETTINGS, ...deps.throttle };
   const parsed = loginSchema.safeParse({ username: raw.username, password: raw.password });
   // Refused input still names the attempt in the audit log and the throttle, made printable:
-  // PostgreSQL text and jsonb cannot hold NUL.
-  const username = parsed.success
-    ? parsed.data.username
-    : (typeof raw.username === "string" ? raw.username : "").slice(0, 256).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  // PostgreSQL text and jsonb cannot hold NUL, and a bidi control would reorder the log's text.
+  const username = parsed.success ? parsed.data.username : printable((typeof raw.username === "string" ? raw.username : "").slice(0, 256));
   const clientAddress = raw.clientAddress ?? null;
   const audit = (outcome: "failed" | "denied", reason: string, extra: Record<string, unknown> = {}) =>
     appendAuditEvent(deps.db, {
