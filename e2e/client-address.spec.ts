@@ -16,7 +16,7 @@ test("a failed login is recorded under the address it came from, the one its thr
   await attacker.getByLabel("Username").fill("mallory-e2e");
   await attacker.getByLabel("Password").fill("guess");
   await attacker.getByRole("button", { name: "Sign in" }).click();
-  await expect(attacker.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Invalid username or password");
+  await expect(attacker.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Incorrect username or password, or too many attempts. Try again later.");
   await spoofing.close();
 
   await signIn(page, "otto");

@@ -118,12 +118,12 @@ test("a wrong password or an unknown user gets one generic error", async ({ page
   await page.getByLabel("Username").fill("alice");
   await page.getByLabel("Password").fill("not-her-password");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Invalid username or password");
+  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Incorrect username or password, or too many attempts. Try again later.");
 
   await page.getByLabel("Username").fill("nobody-here");
   await page.getByLabel("Password").fill("whatever");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Invalid username or password");
+  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Incorrect username or password, or too many attempts. Try again later.");
   await expect(page).toHaveURL(/\/login/);
 });
 

@@ -4,6 +4,7 @@ import { AuthError } from "next-auth";
 import { unstable_rethrow } from "next/navigation";
 import { z } from "zod";
 import { signIn } from "@/lib/auth/auth";
+import { loginErrorMessage } from "./messages";
 
 export interface LoginState {
   error: string | null;
@@ -15,12 +16,6 @@ const loginFormSchema = z.object({
   next: z.string().max(2_000).optional(),
 });
 
-const MESSAGES: Record<string, string> = {
-  throttled: "Too many sign-in attempts. Wait a few minutes and try again.",
-  directory_unavailable: "The directory cannot be reached right now. Try again shortly.",
-};
-const INVALID = "Invalid username or password";
-
 /** Only paths of this console: an absolute or protocol-relative URL would be an open redirect. */
 function safeNext(next: string | undefined): string {
   if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\") || next.startsWith("/login")) return "/loops";
@@ -29,7 +24,7 @@ function safeNext(next: string | undefined): string {
 
 export async function loginAction(_previous: LoginState, formData: FormData): Promise<LoginState> {
   const parsed = loginFormSchema.safeParse({ username: formData.get("username"), password: formData.get("password"), next: formData.get("next") ?? undefined });
-  if (!parsed.success) return { error: INVALID };
+  if (!parsed.success) return { error: loginErrorMessage(undefined) };
   try {
     await signIn("credentials", { username: parsed.data.username, password: parsed.data.password, redirectTo: safeNext(parsed.data.next) });
     return { error: null };
@@ -37,7 +32,7 @@ export async function loginAction(_previous: LoginState, formData: FormData): Pr
     unstable_rethrow(error);
     if (error instanceof AuthError) {
       const code = (error as AuthError & { code?: string }).code;
-      return { error: (code && MESSAGES[code]) || INVALID };
+      return { error: loginErrorMessage(code) };
     }
     console.error("Sign-in failed:", error);
     return { error: "Signing in failed on the server. Try again; if it keeps failing, check the server log." };
