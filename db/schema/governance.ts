@@ -73,6 +73,21 @@ export const identities = pgTable("identities", {
   lastLoginAt: timestamp("last_login_at", { withTimezone: true }),
 });
 
+/**
+ * Console sessions that were signed out before they expired. Sessions are signed cookies, valid
+ * anywhere until they expire; a row here ends one in every process that reads this database.
+ * A row is worthless once its session would have expired anyway, and is pruned after that.
+ */
+export const endedSessions = pgTable(
+  "ended_sessions",
+  {
+    id: text("id").primaryKey(),
+    endedAt: timestamp("ended_at", { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [index("ended_sessions_expires_at").on(t.expiresAt)],
+);
+
 /** Failed-login counters, kept per username and per client address, checked before LDAP is asked. */
 export const loginThrottle = pgTable("login_throttle", {
   key: text("key").primaryKey(),

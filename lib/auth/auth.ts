@@ -1,10 +1,13 @@
+import { randomUUID } from "node:crypto";
 import NextAuth, { CredentialsSignin, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import { resolveAuthSecret } from "../server/auth-secret";
 import { clientAddress } from "../server/client-address";
 import { getInstance } from "../server/instance";
 import { authenticate } from "../services/authenticate";
-import { sessionIdentitySchema, toSessionIdentity } from "./session";
+import { isSessionLive } from "../services/check-session";
+import { endSession } from "../services/end-session";
+import { SESSION_MAX_AGE_SECONDS, sessionIdentitySchema, toSessionIdentity } from "./session";
 
 /** Carries the reason a login failed to the login form, which decides what to show. */
 class LoginRefused extends CredentialsSignin {
@@ -13,8 +16,6 @@ class LoginRefused extends CredentialsSignin {
     this.code = reason;
   }
 }
-
-const SESSION_MAX_AGE_SECONDS = 8 * 60 * 60;
 
 function config(): NextAuthConfig {
   return {
@@ -40,13 +41,27 @@ function config(): NextAuthConfig {
       }),
     ],
     callbacks: {
-      jwt({ token, user }) {
-        if (user?.identity) token.identity = user.identity;
-        return token;
+      async jwt({ token, user }) {
+        if (user?.identity) {
+          token.identity = user.identity;
+          token.session = { id: randomUUID(), startedAt: Math.floor(Date.now() / 1000) };
+          return token;
+        }
+        // Every auth() comes through here, so a signed-out or outlived session is anonymous
+        // to pages, actions, route handlers and the login page alike.
+        const instance = await getInstance();
+        return (await isSessionLive({ db: instance.database.db }, token.session)) ? token : null;
       },
       session({ session, token }) {
         const parsed = sessionIdentitySchema.safeParse(token.identity);
         return parsed.success ? { ...session, identity: parsed.data } : session;
+      },
+    },
+    events: {
+      async signOut(message) {
+        if (!("token" in message) || !message.token) return;
+        const instance = await getInstance();
+        await endSession({ db: instance.database.db }, message.token);
       },
     },
     logger: {

@@ -24,6 +24,20 @@ export function toSessionIdentity(identity: Identity): SessionIdentity {
   };
 }
 
+/** How long a console session lasts from sign-in: one working day. */
+export const SESSION_MAX_AGE_SECONDS = 8 * 60 * 60;
+
+/**
+ * Which sign-in a session cookie belongs to, given at sign-in: its id is what a sign-out
+ * records as ended, and `startedAt` (seconds since the epoch) bounds its life to the maximum
+ * age however often the cookie is re-issued.
+ */
+export const sessionClaimsSchema = z.object({
+  id: z.uuid(),
+  startedAt: z.number().int().nonnegative(),
+});
+export type SessionClaims = z.infer<typeof sessionClaimsSchema>;
+
 /** A session's identity as the runtime records it on every frame the person starts. */
 export function fromSessionIdentity(session: SessionIdentity): Identity {
   return { ...session, kind: "user" };
@@ -41,5 +55,6 @@ declare module "next-auth" {
 declare module "next-auth/jwt" {
   interface JWT {
     identity?: SessionIdentity;
+    session?: SessionClaims;
   }
 }
