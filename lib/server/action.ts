@@ -31,6 +31,8 @@ const EXPLAINED: ReadonlySet<AppErrorCode> = new Set([
   "conflict",
   "payload_too_large",
   "rate_limited",
+  // The directory out of reach (requireActor) or the executor stopping: both say what happened.
+  "unavailable",
 ]);
 
 /**

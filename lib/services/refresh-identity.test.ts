@@ -12,7 +12,8 @@ import { loadLdapConfig } from "../auth/ldap/config";
 import { createLdapDirectory } from "../auth/ldap/directory";
 import type { Identity } from "../runtime/types";
 import { authenticate } from "./authenticate";
-import { refreshIdentity } from "./refresh-identity";
+import { resolveActor } from "./actor";
+import { refreshIdentity, refreshSessionIdentity } from "./refresh-identity";
 
 let slapd: Slapd;
 let root: Client;
@@ -141,5 +142,83 @@ describe.each(DATABASE_KINDS)("group re-check at invocation on %s", (kind) => {
     );
     const identity: Identity = { subject: "alice", groups: [SEEDED.group("operators")], kind: "user", source: "ldap" };
     await expect(refreshIdentity({ db: rt.database.db, directory: down, groupRecheckSeconds: 0 }, identity)).rejects.toMatchObject({ code: "unavailable" });
+  });
+});
+
+describe.each(DATABASE_KINDS)("a console session while the directory cannot be reached on %s", (kind) => {
+  let rt: TestRuntime;
+  let up: Directory;
+  let down: ReturnType<typeof counting>;
+  let clock: Date;
+  const now = () => clock;
+  const realm = `view-${kind}`;
+
+  beforeAll(async () => {
+    rt = await createTestRuntime(kind);
+    up = createLdapDirectory(
+      loadLdapConfig({
+        LOOPSTACKS_LDAP_URLS: slapd.url,
+        LOOPSTACKS_LDAP_INSECURE: "true",
+        LOOPSTACKS_LDAP_BIND_DN: slapd.bindDn,
+        LOOPSTACKS_LDAP_BIND_PASSWORD: slapd.bindPassword,
+        LOOPSTACKS_LDAP_USER_BASE_DN: `ou=people,${slapd.baseDn}`,
+      })!,
+      { warn: () => {} },
+    );
+    // Its own object per database kind: a directory found unreachable is not asked again for a while.
+    down = counting(
+      createLdapDirectory(
+        loadLdapConfig({ LOOPSTACKS_LDAP_URLS: "ldap://127.0.0.1:1", LOOPSTACKS_LDAP_INSECURE: "true", LOOPSTACKS_LDAP_USER_BASE_DN: "ou=people,dc=x", LOOPSTACKS_LDAP_CONNECT_TIMEOUT_MS: "200" })!,
+        { warn: () => {} },
+      ),
+    );
+    await addRealmMapping(rt.database.db, { realmId: realm, groupDn: SEEDED.group("admins"), role: "viewer", createdBy: "test" });
+    await addRealmMapping(rt.database.db, { realmId: realm, groupDn: SEEDED.group("operators"), role: "admin", createdBy: "test" });
+  });
+  afterAll(async () => {
+    await rt?.closeAll();
+  });
+
+  it("views on the groups last confirmed, never undoing a removal already seen, for no longer than a session lives", async () => {
+    await root.modify(SEEDED.group("operators"), [memberChange("add", "erin")]);
+    try {
+      clock = new Date("2026-05-01T08:00:00Z");
+      const login = await authenticate({ db: rt.database.db, directory: up, now }, { username: "erin", password: SEEDED.passwords.erin! });
+      const session: Identity = login.ok ? login.identity : (undefined as never);
+      expect([...session.groups].sort()).toEqual([SEEDED.group("admins"), SEEDED.group("operators")]);
+
+      await root.modify(SEEDED.group("operators"), [memberChange("delete", "erin")]);
+      clock = new Date(clock.getTime() + 301_000);
+      const seen = await refreshSessionIdentity({ db: rt.database.db, directory: up, groupRecheckSeconds: 300, now }, session);
+      expect(seen).toEqual({ identity: { ...session, groups: [SEEDED.group("admins")] }, areGroupsConfirmed: true });
+
+      // The directory goes away: the session cookie still says "operators", the re-checked groups win.
+      clock = new Date(clock.getTime() + 301_000);
+      const deps = { db: rt.database.db, directory: down, groupRecheckSeconds: 300, now };
+      const fallback = await refreshSessionIdentity(deps, session);
+      expect(fallback).toEqual({ identity: { ...session, groups: [SEEDED.group("admins")] }, areGroupsConfirmed: false });
+      expect(down.lookups).toBe(1);
+      const actor = await resolveActor(rt.database.db, fallback.identity);
+      expect(actor.roles).toEqual([{ realm, role: "viewer", via: SEEDED.group("admins") }]);
+
+      // Later requests do not each wait for the directory to time out.
+      await refreshSessionIdentity(deps, session);
+      expect(down.lookups).toBe(1);
+
+      // Past a session's life since the directory last confirmed them, the groups stand for nothing.
+      clock = new Date(clock.getTime() + 8 * 60 * 60 * 1000);
+      expect(await refreshSessionIdentity({ ...deps, retrySeconds: 0 }, session)).toEqual({ identity: { ...session, groups: [] }, areGroupsConfirmed: false });
+    } finally {
+      await root.modify(SEEDED.group("operators"), [memberChange("delete", "erin")]).catch(() => {});
+    }
+  });
+
+  it("gives a person the directory never confirmed no groups at all", async () => {
+    clock = new Date("2026-05-02T08:00:00Z");
+    const stranger: Identity = { subject: "never-seen", groups: [SEEDED.group("admins")], kind: "user", source: "ldap" };
+    expect(await refreshSessionIdentity({ db: rt.database.db, directory: down, groupRecheckSeconds: 0, now }, stranger)).toEqual({
+      identity: { ...stranger, groups: [] },
+      areGroupsConfirmed: false,
+    });
   });
 });

@@ -3,6 +3,8 @@ import { appendAuditEvent } from "../../db/queries/audit";
 import { getIdentity, upsertIdentity } from "../../db/queries/identities";
 import { normalizeDn } from "../../db/queries/realms";
 import type { Directory } from "../auth/directory";
+import { SESSION_MAX_AGE_SECONDS } from "../auth/session";
+import { AppError, isAppError } from "../errors";
 import type { Identity } from "../runtime/types";
 
 export const DEFAULT_GROUP_RECHECK_SECONDS = 300;
@@ -64,4 +66,56 @@ export async function refreshIdentity(deps: RefreshIdentityDeps, identity: Ident
     });
   }
   return { ...identity, ...(current ? { displayName: current.displayName } : {}), groups };
+}
+
+export interface SessionIdentityDeps extends RefreshIdentityDeps {
+  /** How long groups the directory confirmed may stand in while it cannot be reached. */
+  graceSeconds?: number;
+  /** After the directory could not be reached, how long to answer from the fallback without asking it again. */
+  retrySeconds?: number;
+}
+
+export interface ViewingIdentity {
+  identity: Identity;
+  /** False while the directory cannot be reached: the groups are the ones it last confirmed. */
+  areGroupsConfirmed: boolean;
+}
+
+/** Per directory, until when it is not asked again after it could not be reached (ms since the epoch). */
+const unreachableUntil = new WeakMap<Directory, number>();
+
+/**
+ * The identity a console session views with. As `refreshIdentity`, except that when the
+ * directory cannot be reached the person keeps the groups it last confirmed (the stored ones,
+ * so a removal a re-check already saw stays removed; never the groups the session cookie was
+ * issued with), for no longer than `graceSeconds` after they were confirmed — a session's own
+ * life by default — and none after. The caller must not let such an identity invoke or
+ * change anything. While the directory is down, requests do not each wait out its timeout:
+ * it is asked again after `retrySeconds`.
+ */
+export async function refreshSessionIdentity(deps: SessionIdentityDeps, identity: Identity): Promise<ViewingIdentity> {
+  const retryMs = (deps.retrySeconds ?? 30) * 1000;
+  const directory: Directory = {
+    kind: deps.directory.kind,
+    authenticate: (username, password) => deps.directory.authenticate(username, password),
+    async lookup(username) {
+      if (Date.now() < (unreachableUntil.get(deps.directory) ?? 0)) throw new AppError("unavailable", "The directory cannot be reached");
+      try {
+        return await deps.directory.lookup(username);
+      } catch (error) {
+        if (isAppError(error, "unavailable")) unreachableUntil.set(deps.directory, Date.now() + retryMs);
+        throw error;
+      }
+    },
+  };
+  try {
+    return { identity: await refreshIdentity({ ...deps, directory }, identity), areGroupsConfirmed: true };
+  } catch (error) {
+    if (!isAppError(error, "unavailable")) throw error;
+  }
+  const now = (deps.now ?? (() => new Date()))();
+  const graceMs = (deps.graceSeconds ?? SESSION_MAX_AGE_SECONDS) * 1000;
+  const stored = await getIdentity(deps.db, identity.subject);
+  const isConfirmedRecently = stored !== null && stored.source === identity.source && now.getTime() - stored.groupsCheckedAt.getTime() < graceMs;
+  return { identity: { ...identity, groups: isConfirmedRecently ? stored.groups : [] }, areGroupsConfirmed: false };
 }

@@ -9,7 +9,7 @@ import { getRun } from "@/lib/services/get-run";
  */
 export async function GET(_request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
   return handleRoute(async () => {
-    const actor = await requireActor();
+    const actor = await requireActor({ intent: "view" });
     const { id } = await context.params;
     const instance = await getInstance();
     const detail = await getRun({ db: instance.database.db }, actor, { runId: id });

@@ -15,7 +15,7 @@ const paramsSchema = z.object({ id: z.uuid(), frameId: z.uuid() });
  */
 export async function GET(_request: Request, context: { params: Promise<{ id: string; frameId: string }> }): Promise<Response> {
   return handleRoute(async () => {
-    const actor = await requireActor();
+    const actor = await requireActor({ intent: "view" });
     const parsed = paramsSchema.safeParse(await context.params);
     if (!parsed.success) throw new AppError("not_found", "Frame does not exist");
     const { id: runId, frameId } = parsed.data;
