@@ -7,13 +7,14 @@ import { getInstance } from "../server/instance";
 import { authenticate } from "../services/authenticate";
 import { isSessionLive } from "../services/check-session";
 import { endSession } from "../services/end-session";
+import { refusalCode } from "./refusal";
 import { SESSION_MAX_AGE_SECONDS, sessionIdentitySchema, toSessionIdentity } from "./session";
 
 /** Carries the reason a login failed to the login form, which decides what to show. */
 class LoginRefused extends CredentialsSignin {
-  constructor(reason: "invalid_credentials" | "throttled" | "directory_unavailable") {
+  constructor(reason: Parameters<typeof refusalCode>[0]) {
     super(reason);
-    this.code = reason;
+    this.code = refusalCode(reason);
   }
 }
 
