@@ -68,6 +68,18 @@ function freePort(): Promise<number> {
  * A private, seeded OpenLDAP server for one test file: its own temporary directory and free
  * loopback ports, started by scripts/slapd/start.sh. Call `stop()` in `afterAll`.
  */
+/** The settings that point LoopStacks at a test directory (plain LDAP, the service account), with `overrides` on top. */
+export function slapdSettings(slapd: Slapd, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    LOOPSTACKS_LDAP_URLS: slapd.url,
+    LOOPSTACKS_LDAP_INSECURE: "true",
+    LOOPSTACKS_LDAP_BIND_DN: slapd.bindDn,
+    LOOPSTACKS_LDAP_BIND_PASSWORD: slapd.bindPassword,
+    LOOPSTACKS_LDAP_USER_BASE_DN: `ou=people,${slapd.baseDn}`,
+    ...overrides,
+  };
+}
+
 export async function startSlapd(): Promise<Slapd> {
   if (!existsSync(SLAPD)) {
     throw new Error(

@@ -8,7 +8,7 @@ import { verifyAuditChain } from "../../db/queries/audit";
 import { getIdentity } from "../../db/queries/identities";
 import { auditEvents, loginThrottle } from "../../db/schema";
 import { DATABASE_KINDS, openTestDatabase } from "../../test/database";
-import { SEEDED, startSlapd, type Slapd } from "../../test/slapd";
+import { SEEDED, slapdSettings, startSlapd, type Slapd } from "../../test/slapd";
 import { createDevDirectory, ensureDevDirectoryFile } from "../auth/dev-directory";
 import type { AuthenticationResult, Directory } from "../auth/directory";
 import { loadLdapConfig } from "../auth/ldap/config";
@@ -177,14 +177,7 @@ describe("authenticate against OpenLDAP", () => {
   });
 
   const ldapConfig = () =>
-    loadLdapConfig({
-      LOOPSTACKS_LDAP_URLS: slapd.url,
-      LOOPSTACKS_LDAP_INSECURE: "true",
-      LOOPSTACKS_LDAP_BIND_DN: slapd.bindDn,
-      LOOPSTACKS_LDAP_BIND_PASSWORD: slapd.bindPassword,
-      LOOPSTACKS_LDAP_USER_BASE_DN: `ou=people,${slapd.baseDn}`,
-      LOOPSTACKS_LDAP_NESTED_GROUPS: "recursive",
-    })!;
+    loadLdapConfig(slapdSettings(slapd, { LOOPSTACKS_LDAP_NESTED_GROUPS: "recursive" }))!;
 
   it("stops asking the directory once a username is throttled, and stores the directory's groups", async () => {
     const directory = counting(createLdapDirectory(ldapConfig(), { warn: () => {} }));

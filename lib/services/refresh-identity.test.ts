@@ -6,7 +6,7 @@ import { addRealmMapping } from "../../db/queries/realms";
 import { auditEvents } from "../../db/schema";
 import { DATABASE_KINDS } from "../../test/database";
 import { createTestRuntime, type TestRuntime } from "../../test/runtime-harness";
-import { SEEDED, startSlapd, type Slapd } from "../../test/slapd";
+import { SEEDED, slapdSettings, startSlapd, type Slapd } from "../../test/slapd";
 import type { Directory } from "../auth/directory";
 import { loadLdapConfig } from "../auth/ldap/config";
 import { createLdapDirectory } from "../auth/ldap/directory";
@@ -56,13 +56,7 @@ describe.each(DATABASE_KINDS)("group re-check at invocation on %s", (kind) => {
     rt = await createTestRuntime(kind);
     directory = counting(
       createLdapDirectory(
-        loadLdapConfig({
-          LOOPSTACKS_LDAP_URLS: slapd.url,
-          LOOPSTACKS_LDAP_INSECURE: "true",
-          LOOPSTACKS_LDAP_BIND_DN: slapd.bindDn,
-          LOOPSTACKS_LDAP_BIND_PASSWORD: slapd.bindPassword,
-          LOOPSTACKS_LDAP_USER_BASE_DN: `ou=people,${slapd.baseDn}`,
-        })!,
+        loadLdapConfig(slapdSettings(slapd))!,
         { warn: () => {} },
       ),
     );
@@ -156,13 +150,7 @@ describe.each(DATABASE_KINDS)("a console session while the directory cannot be r
   beforeAll(async () => {
     rt = await createTestRuntime(kind);
     up = createLdapDirectory(
-      loadLdapConfig({
-        LOOPSTACKS_LDAP_URLS: slapd.url,
-        LOOPSTACKS_LDAP_INSECURE: "true",
-        LOOPSTACKS_LDAP_BIND_DN: slapd.bindDn,
-        LOOPSTACKS_LDAP_BIND_PASSWORD: slapd.bindPassword,
-        LOOPSTACKS_LDAP_USER_BASE_DN: `ou=people,${slapd.baseDn}`,
-      })!,
+      loadLdapConfig(slapdSettings(slapd))!,
       { warn: () => {} },
     );
     // Its own object per database kind: a directory found unreachable is not asked again for a while.

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Attribute, Change, Client } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEEDED, startSlapd, type Slapd } from "../../../test/slapd";
+import { SEEDED, slapdSettings, startSlapd, type Slapd } from "../../../test/slapd";
 import type { Directory } from "../directory";
 import { loadLdapConfig } from "./config";
 import { createLdapDirectory } from "./directory";
@@ -48,16 +48,7 @@ afterAll(async () => {
 });
 
 function env(overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    LOOPSTACKS_LDAP_URLS: slapd.url,
-    LOOPSTACKS_LDAP_INSECURE: "true",
-    LOOPSTACKS_LDAP_BIND_DN: slapd.bindDn,
-    LOOPSTACKS_LDAP_BIND_PASSWORD: slapd.bindPassword,
-    LOOPSTACKS_LDAP_USER_BASE_DN: `ou=people,${slapd.baseDn}`,
-    LOOPSTACKS_LDAP_CONNECT_TIMEOUT_MS: "1000",
-    LOOPSTACKS_LDAP_TIMEOUT_MS: "2000",
-    ...overrides,
-  };
+  return slapdSettings(slapd, { LOOPSTACKS_LDAP_CONNECT_TIMEOUT_MS: "1000", LOOPSTACKS_LDAP_TIMEOUT_MS: "2000", ...overrides });
 }
 
 function directory(overrides: Record<string, string> = {}, warnings: string[] = []): Directory {
