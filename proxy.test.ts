@@ -1,5 +1,6 @@
 import { NextRequest } from "next/server";
 import { describe, expect, it } from "vitest";
+import type { NextConfig } from "next";
 import { ACTION_BODY_LIMIT_BYTES, config, proxy } from "./proxy";
 
 const request = (path: string, init: { method?: string; headers?: Record<string, string> } = {}) => new NextRequest(new URL(path, "http://localhost:3000"), init);
@@ -14,6 +15,12 @@ describe("proxy", () => {
         expect(await response.text()).toContain(`at most ${ACTION_BODY_LIMIT_BYTES} bytes`);
       }
     }
+  });
+
+  it("refuses at the limit Next itself holds server actions to", async () => {
+    const { default: nextConfig } = (await import(new URL("./next.config.js", import.meta.url).href)) as { default: NextConfig };
+    const [, amount, unit] = /^(\d+)(kb|mb)$/.exec(String(nextConfig.experimental?.serverActions?.bodySizeLimit)) ?? [];
+    expect(Number(amount) * (unit === "mb" ? 1024 * 1024 : 1024)).toBe(ACTION_BODY_LIMIT_BYTES);
   });
 
   it("lets a server action up to the limit, and other large posts, through to their own checks", () => {

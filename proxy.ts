@@ -4,10 +4,10 @@ import { NextResponse, type NextRequest } from "next/server";
 export const ACTION_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 /**
- * Paths that answer for themselves without a session: API routes (401 JSON or a bearer token),
- * the login page, static assets and the published signing keys (which a bundle's recipient checks).
+ * Paths the proxy sees that answer without a session: the login page and the published signing
+ * keys (which a bundle's recipient checks). API routes and static assets never reach it (`config`).
  */
-const PUBLIC_PATH = /^\/(api\/|login(\/|$)|\.well-known\/|_next\/|favicon\.ico$|robots\.txt$)/;
+const PUBLIC_PATH = /^\/(login(\/|$)|\.well-known\/)/;
 
 /**
  * Refuses a server action whose body is larger than actions take, with 413 and a plain reason,
@@ -37,5 +37,5 @@ export function proxy(request: NextRequest) {
 
 export const config = {
   // Every request but static assets and API routes: the login page's own action is held to the same body limit.
-  matcher: ["/((?!api/|_next/static|_next/image|favicon\\.ico|robots\\.txt).*)"],
+  matcher: ["/((?!api/|_next/|favicon\\.ico|robots\\.txt).*)"],
 };

@@ -64,10 +64,6 @@ function freePort(): Promise<number> {
   });
 }
 
-/**
- * A private, seeded OpenLDAP server for one test file: its own temporary directory and free
- * loopback ports, started by scripts/slapd/start.sh. Call `stop()` in `afterAll`.
- */
 /** The settings that point LoopStacks at a test directory (plain LDAP, the service account), with `overrides` on top. */
 export function slapdSettings(slapd: Slapd, overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -79,6 +75,11 @@ export function slapdSettings(slapd: Slapd, overrides: Record<string, string> = 
     ...overrides,
   };
 }
+
+/**
+ * A private, seeded OpenLDAP server for one test file: its own temporary directory and free
+ * loopback ports, started by scripts/slapd/start.sh. Call `stop()` in `afterAll`.
+ */
 
 export async function startSlapd(): Promise<Slapd> {
   if (!existsSync(SLAPD)) {

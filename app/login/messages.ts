@@ -1,6 +1,4 @@
-import { LOGIN_REFUSED_MESSAGE } from "@/lib/services/authenticate";
-
-const DIRECTORY_UNAVAILABLE = "The directory cannot be reached right now. Try again shortly.";
+import { DIRECTORY_UNAVAILABLE_MESSAGE, LOGIN_REFUSED_MESSAGE } from "@/lib/services/authenticate";
 
 /**
  * What the form says for a refused sign-in, by the reason Auth.js carries. A wrong password, an
@@ -8,5 +6,5 @@ const DIRECTORY_UNAVAILABLE = "The directory cannot be reached right now. Try ag
  * which names exist nor when a name is blocked; the audit log keeps the reason.
  */
 export function loginErrorMessage(code: string | undefined): string {
-  return code === "directory_unavailable" ? DIRECTORY_UNAVAILABLE : LOGIN_REFUSED_MESSAGE;
+  return code === "directory_unavailable" ? DIRECTORY_UNAVAILABLE_MESSAGE : LOGIN_REFUSED_MESSAGE;
 }

@@ -6,7 +6,7 @@ import type { FramePromptDetails } from "@/db/queries/prompt-details";
 import type { TraceFrame, TraceToolCall } from "@/lib/runtime/types";
 import { formatDuration, formatTime, STATUS_STYLE, TYPE_STYLE } from "./format";
 import type { TraceIndex } from "./trace-index";
-import { prettyJson, visibleControls } from "../ui/format";
+import { displayText } from "../ui/format";
 import type { FormAction } from "../prompts/form-parts";
 import { ScoreForm, type ScoreDone } from "../prompts/score-form";
 
@@ -76,7 +76,7 @@ function Fields({ rows }: { rows: [string, ReactNode][] }) {
 function JsonBlock({ value, label }: { value: unknown; label: string }) {
   const [isFull, setFull] = useState(false);
   if (value === null || value === undefined) return <p className="text-sm text-zinc-500">None</p>;
-  const text = typeof value === "string" ? visibleControls(value) : prettyJson(value);
+  const text = displayText(value);
   const isLong = text.length > JSON_PREVIEW_CHARS;
   return (
     <div>

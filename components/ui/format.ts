@@ -63,3 +63,8 @@ export function prettyJson(value: unknown): string {
   }
   return text.replace(BIDI_CONTROLS, (char) => `\\u${codePoint(char)}`);
 }
+
+/** A value as a page shows it: a string as text (a model's answer), anything else as pretty JSON; controls made visible either way. */
+export function displayText(value: unknown): string {
+  return typeof value === "string" ? visibleControls(value) : prettyJson(value);
+}

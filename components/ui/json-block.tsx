@@ -1,4 +1,4 @@
-import { prettyJson, visibleControls } from "./format";
+import { displayText } from "./format";
 
 /**
  * Read-only JSON, scrollable, with a bounded height so a large payload cannot swamp a page.
@@ -16,7 +16,7 @@ export function JsonBlock({ value, label, maxHeight = "24rem" }: { value: unknow
         isText ? "font-sans" : "font-mono"
       }`}
     >
-      {isText ? visibleControls(value) : prettyJson(value)}
+      {displayText(value)}
     </pre>
   );
 }

@@ -1,6 +1,17 @@
 /** Where the console publishes every signing key, retired ones included (see `buildPublicKeysDocument`). */
 export const WELL_KNOWN_KEYS_PATH = "/.well-known/loopstacks-keys.json";
 
+/**
+ * The standard-tool checks of a bundle, run in its folder: the signature over `manifest.json`,
+ * every file against the SHA-256 the signed manifest gives, and the key's id (to compare with
+ * `signingKeyId`). `VERIFY.md` and the console's Compliance page both show them.
+ */
+export const STANDARD_TOOL_COMMANDS = [
+  "base64 -d manifest.sig | openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in manifest.json -sigfile /dev/stdin",
+  `jq -r '.files[] | "\\(.sha256)  \\(.name)"' manifest.json | sha256sum -c`,
+  "openssl pkey -pubin -in public-key.pem -outform DER | sha256sum",
+];
+
 /** `VERIFY.md`: how to check this bundle with `node verify.mjs`, or with standard tools alone. */
 export function verifyDocument(params: { folder: string; keyId: string; hashedRealms: readonly string[] }): string {
   const hashedNote =
@@ -46,9 +57,7 @@ A verifier shipped inside a bundle is only as trustworthy as the bundle: an alte
 ## With standard tools only
 
     cd ${params.folder}
-    base64 -d manifest.sig | openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in manifest.json -sigfile /dev/stdin
-    jq -r '.files[] | "\\(.sha256)  \\(.name)"' manifest.json | sha256sum -c
-    openssl pkey -pubin -in public-key.pem -outform DER | sha256sum
+${STANDARD_TOOL_COMMANDS.map((command) => `    ${command}`).join("\n")}
     sha256sum -c SHA256SUMS
 
 1. \`openssl pkeyutl\` (OpenSSL 3.0 or later, for \`-rawin\`) must print

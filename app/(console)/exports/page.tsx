@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { EmptyState } from "@/components/ui/empty-state";
 import { PageHeader } from "@/components/ui/page-header";
 import { buttonClass, cardClass, inputClass, labelClass } from "@/components/ui/styles";
-import { WELL_KNOWN_KEYS_PATH } from "@/lib/export/verify-doc";
+import { STANDARD_TOOL_COMMANDS, WELL_KNOWN_KEYS_PATH } from "@/lib/export/verify-doc";
 import { requireActor } from "@/lib/server/actor";
 import { realmsFor } from "@/lib/services/actor";
 
@@ -65,14 +65,10 @@ export default async function ExportsPage() {
           <section className={`${cardClass} space-y-3 p-5 text-sm`}>
             <h2 className="text-base font-semibold">Verifying a bundle</h2>
             <p>Each archive verifies itself offline, with no LoopStacks installed:</p>
-            <pre className="overflow-auto rounded-md bg-zinc-50 p-3 text-xs dark:bg-zinc-950">{`tar xzf loopstacks-bundle-*.tar.gz && cd loopstacks-bundle-*/
-node verify.mjs
-base64 -d manifest.sig | openssl pkeyutl -verify -pubin \\
-  -inkey public-key.pem -rawin -in manifest.json -sigfile /dev/stdin
-jq -r '.files[] | "\\(.sha256)  \\(.name)"' manifest.json | sha256sum -c`}</pre>
+            <pre className="overflow-auto rounded-md bg-zinc-50 p-3 text-xs dark:bg-zinc-950">{["tar xzf loopstacks-bundle-*.tar.gz && cd loopstacks-bundle-*/", "node verify.mjs", ...STANDARD_TOOL_COMMANDS].join("\n")}</pre>
             <p>
               Only <code>manifest.json</code> is signed: check the other files against it, not against <code>SHA256SUMS</code>, which anyone who
-              changes a file can rewrite. A <code>verify.mjs</code> from inside a bundle is only as trustworthy as the bundle;{" "}
+              changes a file can rewrite. The last line prints the key&apos;s id, which must be the manifest&apos;s <code>signingKeyId</code>. A <code>verify.mjs</code> from inside a bundle is only as trustworthy as the bundle;{" "}
               <code>loopstacks verify</code> runs your installation&apos;s own.
             </p>
             <p>
