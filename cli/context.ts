@@ -70,7 +70,7 @@ export function decodeUtf8(bytes: Uint8Array, name: string): string {
 }
 
 /** The offset where the first malformed UTF-8 sequence starts (the length when there is none), as the WHATWG decoder reads it. */
-export function firstInvalidUtf8Byte(bytes: Uint8Array): number {
+function firstInvalidUtf8Byte(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
     const lead = bytes[i]!;

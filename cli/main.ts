@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { nulRefusal } from "../lib/errors";
+import packageJson from "../package.json";
 import { register as registerApply } from "./commands/apply";
 import { register as registerAudit } from "./commands/audit";
 import { register as registerExport } from "./commands/export";
@@ -25,7 +26,7 @@ for (const stream of [process.stdout, process.stderr]) {
 const program = new Command()
   .name("loopstacks")
   .description("LoopStacks: typed AI loops, Loop Stack Tree traces, realm authorization, signed compliance bundles.")
-  .version((JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version)
+  .version(packageJson.version)
   .showHelpAfterError()
   .exitOverride()
   .configureHelp({ sortSubcommands: true });
@@ -39,7 +40,9 @@ try {
     // Commander has printed the problem (or the help or version asked for).
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else {
-    reportError(error);
-    process.exitCode = exitCodeFor(error);
+    // As the API and the console do: text the database cannot store is the caller's input.
+    const reported = nulRefusal(error) ?? error;
+    reportError(reported);
+    process.exitCode = exitCodeFor(reported);
   }
 }

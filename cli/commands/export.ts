@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
+import packageJson from "../../package.json";
 import { AppError } from "../../lib/errors";
 import { exportBundle, type ExportBundleInput } from "../../lib/export/export-bundle";
 import { INSTANT_EXAMPLE, parseInstant } from "../../lib/export/instant";
@@ -16,12 +16,6 @@ interface ExportOptions {
   to?: string;
   as: string;
   output?: string;
-}
-
-/** The version recorded in every manifest: the one in the package this CLI belongs to. */
-export function softwareVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
-  return typeof pkg.version === "string" ? pkg.version : "unknown";
 }
 
 /** The same reading as the REST API's and the console's (`lib/export/instant.ts`). */
@@ -74,7 +68,7 @@ export function register(program: Command): void {
               {
                 db: instance.database.db,
                 instanceSecret: instance.instanceSecret,
-                softwareVersion: softwareVersion(),
+                softwareVersion: packageJson.version,
                 ...(toStdout || output ? {} : { claimOutput }),
               },
               actor,

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
 import { openDatabase } from "../../db/client";
@@ -6,6 +5,7 @@ import { createDbEvaluatorStore } from "../../db/evaluator-store";
 import { createDbStore } from "../../db/store";
 import { envSecretResolver, loadConfig } from "../../lib/config";
 import { AppError } from "../../lib/errors";
+import packageJson from "../../package.json";
 import { startEngine, type ClusterLimits } from "../../lib/cluster";
 import { createHttpClient, createLoopFetch } from "../../lib/runtime/http-client";
 import { createAnthropicModelClient } from "../../lib/runtime/anthropic-model-client";
@@ -47,14 +47,6 @@ function parseLimits(text: string | undefined): ClusterLimits {
     throw new AppError("invalid_request", "Invalid LOOPSTACKS_WORKER_LIMITS", { issues });
   }
   return parsed.data;
-}
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
 }
 
 export function register(program: Command): void {
@@ -103,7 +95,7 @@ export function register(program: Command): void {
           concurrency,
           ...(env.LOOPSTACKS_WORKER_POOL_SIZE !== undefined ? { poolSize: env.LOOPSTACKS_WORKER_POOL_SIZE } : {}),
           ...(options.id ? { workerId: options.id } : {}),
-          version: packageVersion(),
+          version: packageJson.version,
           limits,
           ...(env.LOOPSTACKS_WORKER_SHUTDOWN_GRACE_MS !== undefined ? { shutdownGraceMs: env.LOOPSTACKS_WORKER_SHUTDOWN_GRACE_MS } : {}),
           ...(env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS !== undefined ? { superviseIntervalSeconds: env.LOOPSTACKS_WORKER_SUPERVISE_SECONDS } : {}),

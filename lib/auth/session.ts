@@ -38,6 +38,11 @@ export const sessionClaimsSchema = z.object({
 });
 export type SessionClaims = z.infer<typeof sessionClaimsSchema>;
 
+/** When a session ends on its own: its maximum age after sign-in, however often its cookie is re-issued. */
+export function sessionEndsAt(claims: SessionClaims): Date {
+  return new Date((claims.startedAt + SESSION_MAX_AGE_SECONDS) * 1000);
+}
+
 /** A session's identity as the runtime records it on every frame the person starts. */
 export function fromSessionIdentity(session: SessionIdentity): Identity {
   return { ...session, kind: "user" };

@@ -99,7 +99,7 @@ export function pgliteDatabase(pglite: PgliteClient): SqlDatabase {
 }
 
 /** PostgreSQL rolled the transaction back to break a deadlock (40P01) or a serialization conflict (40001): run again, it can succeed. */
-export function isTransactionConflict(error: unknown): boolean {
+function isTransactionConflict(error: unknown): boolean {
   const cause: unknown = error instanceof InfrastructureError ? error.cause : error;
   const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
   return code === "40P01" || code === "40001";

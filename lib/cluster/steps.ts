@@ -164,7 +164,7 @@ async function defer(deps: StepDeps, step: StepRun, delayMs: number, group?: { i
   await commitStep(deps, job, (tx) => enqueueSteps(deps.boss, tx, [copy], {}));
 }
 
-export interface StepSignal {
+interface StepSignal {
   signal: AbortSignal;
   dispose(): void;
 }

@@ -138,9 +138,8 @@ export function createRegistry({ store, validator }: RegistryDeps): Registry {
           try {
             parsed.push({ definition: await validate(input, ids, tx), index });
           } catch (error) {
-            if (error instanceof AppError) {
-              for (const issue of error.issues) issues.push({ path: `[${index}]${issue.path ? `.${issue.path}` : ""}`, message: issue.message });
-            } else throw error;
+            if (error instanceof AppError) issues.push(...positioned(error, index).issues);
+            else throw error;
           }
         }
         const seen = new Set<string>();

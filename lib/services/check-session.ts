@@ -1,10 +1,9 @@
 import type { Db } from "../../db/client";
 import { isSessionEnded } from "../../db/queries/sessions";
-import { SESSION_MAX_AGE_SECONDS, sessionClaimsSchema } from "../auth/session";
+import { sessionClaimsSchema, sessionEndsAt } from "../auth/session";
 
 export interface CheckSessionDeps {
   db: Db;
-  maxAgeSeconds?: number;
   now?: () => Date;
 }
 
@@ -18,7 +17,6 @@ export async function isSessionLive(deps: CheckSessionDeps, claims: unknown): Pr
   const parsed = sessionClaimsSchema.safeParse(claims);
   if (!parsed.success) return false;
   const now = (deps.now ?? (() => new Date()))();
-  const endsAtMs = (parsed.data.startedAt + (deps.maxAgeSeconds ?? SESSION_MAX_AGE_SECONDS)) * 1000;
-  if (now.getTime() >= endsAtMs) return false;
+  if (now.getTime() >= sessionEndsAt(parsed.data).getTime()) return false;
   return !(await isSessionEnded(deps.db, parsed.data.id));
 }

@@ -1,11 +1,10 @@
 import type { Db } from "../../db/client";
-import { appendAuditEvent } from "../../db/queries/audit";
+import { appendAuditEvent, auditActorOf } from "../../db/queries/audit";
 import { recordEndedSession } from "../../db/queries/sessions";
-import { SESSION_MAX_AGE_SECONDS, sessionClaimsSchema, sessionIdentitySchema } from "../auth/session";
+import { fromSessionIdentity, sessionClaimsSchema, sessionEndsAt, sessionIdentitySchema } from "../auth/session";
 
 export interface EndSessionDeps {
   db: Db;
-  maxAgeSeconds?: number;
   now?: () => Date;
 }
 
@@ -19,14 +18,14 @@ export async function endSession(deps: EndSessionDeps, token: { session?: unknow
   const claims = sessionClaimsSchema.safeParse(token.session);
   if (!claims.success) return;
   const now = (deps.now ?? (() => new Date()))();
-  const expiresAt = new Date((claims.data.startedAt + (deps.maxAgeSeconds ?? SESSION_MAX_AGE_SECONDS)) * 1000);
+  const expiresAt = sessionEndsAt(claims.data);
   if (expiresAt.getTime() <= now.getTime()) return;
   await recordEndedSession(deps.db, { id: claims.data.id, expiresAt, now });
   const identity = sessionIdentitySchema.safeParse(token.identity);
   await appendAuditEvent(deps.db, {
     action: "logout",
     outcome: "ok",
-    actor: identity.success ? { subject: identity.data.subject, source: identity.data.source, kind: "user" } : { subject: "unknown" },
+    actor: identity.success ? auditActorOf(fromSessionIdentity(identity.data)) : { subject: "unknown" },
     targetType: "session",
     targetId: claims.data.id,
     data: {},

@@ -20,28 +20,41 @@ export interface RefreshIdentityDeps {
 /** Sources whose people come from the configured directory and must still be in it. */
 const DIRECTORY_SOURCES: ReadonlySet<string> = new Set(["ldap", "dev-directory"]);
 
+type StoredIdentity = Awaited<ReturnType<typeof getIdentity>>;
+
+/** The stored groups, if they are this identity's and the directory confirmed them less than `ms` ago. */
+function groupsCheckedWithin(stored: StoredIdentity, identity: Identity, now: Date, ms: number): string[] | null {
+  return stored !== null && stored.source === identity.source && now.getTime() - stored.groupsCheckedAt.getTime() < ms ? stored.groups : null;
+}
+
+/** Per directory, until when it is not asked again after it could not be reached (ms since the epoch). */
+const unreachableUntil = new WeakMap<Directory, number>();
+
 /**
- * The identity to invoke with, its groups no older than the re-check interval. Call it
- * before starting a run: a person removed from a group, or from the directory, loses the
- * roles that came with it at their next invocation instead of when their session expires.
- *
- * Services (bearer tokens) and identities not from a directory (the CLI) pass unchanged.
- * A person from another directory than the configured one (the development directory
- * after a switch to LDAP) holds no groups. An unreachable directory throws `unavailable`:
- * an invocation does not go ahead on groups that can no longer be confirmed.
+ * The identity with its groups no older than the re-check interval, and whether the directory
+ * confirmed them. With `viewing`, an unreachable directory leaves the person the groups it last
+ * confirmed (see `refreshSessionIdentity`); without, it throws `unavailable`.
  */
-export async function refreshIdentity(deps: RefreshIdentityDeps, identity: Identity): Promise<Identity> {
-  if (identity.kind !== "user" || !DIRECTORY_SOURCES.has(identity.source)) return identity;
-  if (identity.source !== deps.directory.kind) return { ...identity, groups: [] };
+async function resolveGroups(deps: SessionIdentityDeps, identity: Identity, viewing: boolean): Promise<ViewingIdentity> {
+  if (identity.kind !== "user" || !DIRECTORY_SOURCES.has(identity.source)) return { identity, areGroupsConfirmed: true };
+  if (identity.source !== deps.directory.kind) return { identity: { ...identity, groups: [] }, areGroupsConfirmed: true };
 
   const now = (deps.now ?? (() => new Date()))();
-  const maxAgeMs = (deps.groupRecheckSeconds ?? DEFAULT_GROUP_RECHECK_SECONDS) * 1000;
   const stored = await getIdentity(deps.db, identity.subject);
-  if (stored && stored.source === identity.source && now.getTime() - stored.groupsCheckedAt.getTime() < maxAgeMs) {
-    return { ...identity, groups: stored.groups };
+  const fresh = groupsCheckedWithin(stored, identity, now, (deps.groupRecheckSeconds ?? DEFAULT_GROUP_RECHECK_SECONDS) * 1000);
+  if (fresh) return { identity: { ...identity, groups: fresh }, areGroupsConfirmed: true };
+
+  let current: Awaited<ReturnType<Directory["lookup"]>>;
+  try {
+    // While the directory is down, a viewing request does not wait out its timeout again.
+    if (viewing && now.getTime() < (unreachableUntil.get(deps.directory) ?? 0)) throw new AppError("unavailable", "The directory cannot be reached");
+    current = await deps.directory.lookup(identity.subject);
+  } catch (error) {
+    if (!viewing || !isAppError(error, "unavailable")) throw error;
+    unreachableUntil.set(deps.directory, Math.max(unreachableUntil.get(deps.directory) ?? 0, now.getTime() + (deps.retrySeconds ?? 30) * 1000));
+    return { identity: { ...identity, groups: groupsCheckedWithin(stored, identity, now, SESSION_MAX_AGE_SECONDS * 1000) ?? [] }, areGroupsConfirmed: false };
   }
 
-  const current = await deps.directory.lookup(identity.subject);
   const groups = current ? [...new Set(current.groups.map(normalizeDn))].sort() : [];
   const before = stored?.groups ?? identity.groups;
   await upsertIdentity(deps.db, {
@@ -65,12 +78,24 @@ export async function refreshIdentity(deps: RefreshIdentityDeps, identity: Ident
       data: { added, removed },
     });
   }
-  return { ...identity, ...(current ? { displayName: current.displayName } : {}), groups };
+  return { identity: { ...identity, ...(current ? { displayName: current.displayName } : {}), groups }, areGroupsConfirmed: true };
+}
+
+/**
+ * The identity to invoke with, its groups no older than the re-check interval. Call it
+ * before starting a run: a person removed from a group, or from the directory, loses the
+ * roles that came with it at their next invocation instead of when their session expires.
+ *
+ * Services (bearer tokens) and identities not from a directory (the CLI) pass unchanged.
+ * A person from another directory than the configured one (the development directory
+ * after a switch to LDAP) holds no groups. An unreachable directory throws `unavailable`:
+ * an invocation does not go ahead on groups that can no longer be confirmed.
+ */
+export async function refreshIdentity(deps: RefreshIdentityDeps, identity: Identity): Promise<Identity> {
+  return (await resolveGroups(deps, identity, false)).identity;
 }
 
 export interface SessionIdentityDeps extends RefreshIdentityDeps {
-  /** How long groups the directory confirmed may stand in while it cannot be reached. */
-  graceSeconds?: number;
   /** After the directory could not be reached, how long to answer from the fallback without asking it again. */
   retrySeconds?: number;
 }
@@ -81,41 +106,14 @@ export interface ViewingIdentity {
   areGroupsConfirmed: boolean;
 }
 
-/** Per directory, until when it is not asked again after it could not be reached (ms since the epoch). */
-const unreachableUntil = new WeakMap<Directory, number>();
-
 /**
  * The identity a console session views with. As `refreshIdentity`, except that when the
  * directory cannot be reached the person keeps the groups it last confirmed (the stored ones,
  * so a removal a re-check already saw stays removed; never the groups the session cookie was
- * issued with), for no longer than `graceSeconds` after they were confirmed — a session's own
- * life by default — and none after. The caller must not let such an identity invoke or
- * change anything. While the directory is down, requests do not each wait out its timeout:
- * it is asked again after `retrySeconds`.
+ * issued with), for no longer than a session lives after they were confirmed, and none after.
+ * The caller must not let such an identity invoke or change anything. While the directory is
+ * down, requests do not each wait out its timeout: it is asked again after `retrySeconds`.
  */
-export async function refreshSessionIdentity(deps: SessionIdentityDeps, identity: Identity): Promise<ViewingIdentity> {
-  const retryMs = (deps.retrySeconds ?? 30) * 1000;
-  const directory: Directory = {
-    kind: deps.directory.kind,
-    authenticate: (username, password) => deps.directory.authenticate(username, password),
-    async lookup(username) {
-      if (Date.now() < (unreachableUntil.get(deps.directory) ?? 0)) throw new AppError("unavailable", "The directory cannot be reached");
-      try {
-        return await deps.directory.lookup(username);
-      } catch (error) {
-        if (isAppError(error, "unavailable")) unreachableUntil.set(deps.directory, Date.now() + retryMs);
-        throw error;
-      }
-    },
-  };
-  try {
-    return { identity: await refreshIdentity({ ...deps, directory }, identity), areGroupsConfirmed: true };
-  } catch (error) {
-    if (!isAppError(error, "unavailable")) throw error;
-  }
-  const now = (deps.now ?? (() => new Date()))();
-  const graceMs = (deps.graceSeconds ?? SESSION_MAX_AGE_SECONDS) * 1000;
-  const stored = await getIdentity(deps.db, identity.subject);
-  const isConfirmedRecently = stored !== null && stored.source === identity.source && now.getTime() - stored.groupsCheckedAt.getTime() < graceMs;
-  return { identity: { ...identity, groups: isConfirmedRecently ? stored.groups : [] }, areGroupsConfirmed: false };
+export function refreshSessionIdentity(deps: SessionIdentityDeps, identity: Identity): Promise<ViewingIdentity> {
+  return resolveGroups(deps, identity, true);
 }
